@@ -1,0 +1,184 @@
+"""Stage 4: the fine-tuned model on the same rows with the same settings, the retrieval floor, and the deltas.
+
+`outputs/eval/compare.json`:
+    {"n": N, "models": {"baseline": {...}, "finetuned": {...}, "retrieval": {...}},
+     "delta": {"rougeL": {"mean": x, "ci_low": y, "ci_high": z}, ...}, ...}
+Deltas are fine-tuned − baseline, with paired-bootstrap 95 % CIs over the test rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import modeling
+from .config import Config
+from .evaluation import (ROUGE_KEYS, decoding_settings, evaluate_model, paired_bootstrap, perplexity,
+                         read_predictions, retrieval_floor, score_rows, summarize, uids_hash)
+from .io import atomic_write_json, atomic_write_jsonl, read_json
+from .prepare import read_split
+
+MODELS = ("baseline", "finetuned", "retrieval")
+
+
+def run(cfg: Config) -> dict:
+    rows = read_split(cfg, "test")
+    baseline_metrics, baseline_rows = read_predictions(cfg, "baseline")
+    if baseline_metrics["uids_hash"] != uids_hash(rows):
+        raise RuntimeError("the baseline was scored on other test rows: rerun the baseline stage")
+    if baseline_metrics["decoding"] != decoding_settings(cfg):
+        raise RuntimeError(
+            f"the baseline used other decoding settings ({baseline_metrics['decoding']}) than now "
+            f"({decoding_settings(cfg)}): rerun the baseline stage so both models are judged alike")
+
+    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
+    finetuned_metrics = evaluate_model(cfg, model, tokenizer, rows, "finetuned")
+    _, finetuned_rows = read_predictions(cfg, "finetuned")
+
+    neighbours = retrieval_floor(read_split(cfg, "train"), rows)
+    retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
+    for item, neighbour in zip(retrieval_rows, neighbours):
+        item["neighbour_title"] = neighbour["title"]
+    atomic_write_jsonl(cfg.eval_dir / "retrieval_predictions.jsonl", retrieval_rows)
+
+    report = build_report(cfg, {"baseline": baseline_rows, "finetuned": finetuned_rows, "retrieval": retrieval_rows})
+    report["decoding"] = decoding_settings(cfg)
+    report["generation_s"] = {"baseline": baseline_metrics["generation_s"],
+                              "finetuned": finetuned_metrics["generation_s"]}
+    atomic_write_jsonl(cfg.eval_dir / "compare_rows.jsonl", side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
+    atomic_write_json(cfg.eval_dir / "compare.json", report)
+    return report
+
+
+def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
+    n = len(scored["baseline"])
+    uids = [r["uid"] for r in scored["baseline"]]
+    for name, rows in scored.items():
+        if [r["uid"] for r in rows] != uids:
+            raise ValueError(f"{name} predictions are not on the same rows as the baseline")
+    report = {"n": n, "models": {name: summarize(rows) for name, rows in scored.items()}, "delta": {},
+              "delta_vs_retrieval": {}}
+    samples, seed = cfg.eval.bootstrap_samples, cfg.eval.seed
+
+    def column(name: str, key: str) -> np.ndarray:
+        return np.array([float(r[key]) for r in scored[name]])
+
+    for key in ROUGE_KEYS + ("repetition", "length_words"):
+        report["delta"][key] = paired_bootstrap(column("baseline", key), column("finetuned", key), samples, seed)
+    report["delta"]["stop_rate"] = paired_bootstrap(column("baseline", "stopped"), column("finetuned", "stopped"),
+                                                    samples, seed)
+    report["delta"]["perplexity"] = paired_bootstrap(column("baseline", "nll"), column("finetuned", "nll"),
+                                                     samples, seed, statistic=lambda x: perplexity(x))
+    for key in ROUGE_KEYS:
+        report["delta_vs_retrieval"][key] = paired_bootstrap(column("retrieval", key), column("finetuned", key),
+                                                             samples, seed)
+    report["verdict"] = verdict(report)
+    return report
+
+
+def verdict(report: dict) -> dict:
+    """Plain answers, decided by the CI: does the fine-tune beat the baseline and the retrieval floor?"""
+    def call(ci: dict) -> str:
+        if ci["ci_low"] > 0:
+            return "better"
+        if ci["ci_high"] < 0:
+            return "worse"
+        return "no significant difference"
+
+    return {"vs_baseline_rougeL": call(report["delta"]["rougeL"]),
+            "vs_retrieval_rougeL": call(report["delta_vs_retrieval"]["rougeL"])}
+
+
+def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: list[dict]) -> list[dict]:
+    return [{"uid": b["uid"], "title": b["title"], "reference": b["reference"],
+             "baseline": b["output"], "finetuned": f["output"], "retrieval": r["output"],
+             "rougeL_baseline": b["rougeL"], "rougeL_finetuned": f["rougeL"], "rougeL_retrieval": r["rougeL"],
+             "rougeL_delta": f["rougeL"] - b["rougeL"]}
+            for b, f, r in zip(baseline, finetuned, retrieval)]
+
+
+# ------------------------------------------------------------------------------------------ notebook helpers
+def read_report(cfg: Config) -> dict:
+    path = cfg.eval_dir / "compare.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the compare stage first (./run_all.sh --only compare)")
+    return read_json(path)
+
+
+def headline_table(report: dict):
+    """metric × model, with the fine-tuned − baseline delta and its 95 % CI."""
+    import pandas as pd
+
+    keys = ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate", "repetition", "length_words")
+    table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in MODELS})
+    table["delta (ft − base)"] = [report["delta"][k]["mean"] for k in keys]
+    table["95% CI"] = [f"[{report['delta'][k]['ci_low']:+.4f}, {report['delta'][k]['ci_high']:+.4f}]" for k in keys]
+    return table.round(4)
+
+
+def extremes(rows: list[dict], k: int = 5):
+    """The k most improved and k most worsened examples (fine-tuned − baseline ROUGE-L)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).sort_values("rougeL_delta")
+    columns = ["title", "reference", "baseline", "finetuned", "rougeL_baseline", "rougeL_finetuned", "rougeL_delta"]
+    return frame[columns].tail(k).iloc[::-1], frame[columns].head(k)
+
+
+def plot_rouge_scatter(rows: list[dict]):
+    import matplotlib.pyplot as plt
+
+    before = [r["rougeL_baseline"] for r in rows]
+    after = [r["rougeL_finetuned"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(before, after, s=12, alpha=0.6)
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set_xlabel("baseline ROUGE-L")
+    ax.set_ylabel("fine-tuned ROUGE-L")
+    ax.set_title("per example: above the line = improved")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lengths(scored: dict[str, list[dict]]):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    reference = [len(r["reference"].split()) for r in scored["baseline"]]
+    bins = np.linspace(0, max(reference + [r["length_words"] for rows in scored.values() for r in rows]) + 1, 30)
+    ax.hist(reference, bins=bins, histtype="step", lw=2, label="reference")
+    for name in ("baseline", "finetuned"):
+        ax.hist([r["length_words"] for r in scored[name]], bins=bins, histtype="step", label=name)
+    ax.set_xlabel("words")
+    ax.set_ylabel("examples")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def load_scored(cfg: Config) -> dict[str, list[dict]]:
+    from .io import read_jsonl
+
+    return {name: read_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl") for name in MODELS}
+
+
+def verdict_text(report: dict) -> str:
+    """The conclusion in words, from the CIs (markdown)."""
+    d, r = report["delta"]["rougeL"], report["delta_vs_retrieval"]["rougeL"]
+    models = report["models"]
+    words = {"better": "**beats**", "worse": "**is worse than**", "no significant difference": "**does not differ from**"}
+    v = report["verdict"]
+    return (
+        f"On {report['n']} test rows, the fine-tuned model {words[v['vs_baseline_rougeL']]} the baseline on ROUGE-L "
+        f"({models['finetuned']['rougeL']:.4f} vs {models['baseline']['rougeL']:.4f}; delta {d['mean']:+.4f}, "
+        f"95% CI [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]) and {words[v['vs_retrieval_rougeL']]} the retrieval floor "
+        f"(copy the nearest training title's description: {models['retrieval']['rougeL']:.4f}; delta {r['mean']:+.4f}, "
+        f"95% CI [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]). Stop rate {models['baseline']['stop_rate']:.0%} → "
+        f"{models['finetuned']['stop_rate']:.0%}; repetition {models['baseline']['repetition']:.3f} → "
+        f"{models['finetuned']['repetition']:.3f}."
+    )
+
+
+def read_side_by_side(cfg: Config) -> list[dict]:
+    from .io import read_jsonl
+
+    return read_jsonl(cfg.eval_dir / "compare_rows.jsonl")

@@ -1,0 +1,159 @@
+"""Scoring shared by 02_baseline and 04_compare: ROUGE, reference perplexity, stop rate, repetition,
+paired bootstrap CIs and the retrieval floor. All offline (rouge_score, not evaluate.load)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from .config import Config
+from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from .prompts import encode_example
+
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words")
+# settings that must be identical for two models' outputs to be compared
+DECODING_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "no_repeat_ngram_size", "repetition_penalty")
+
+
+# ------------------------------------------------------------------------------------------ text metrics
+def rouge_scores(predictions: list[str], references: list[str]) -> list[dict[str, float]]:
+    """Per-example ROUGE-1/2/L F1 with Porter stemming."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
+    return [{k: s.fmeasure for k, s in scorer.score(ref, pred).items()}
+            for pred, ref in zip(predictions, references)]
+
+
+def repetition_rate(text: str, n: int = 4) -> float:
+    """Share of word n-grams that repeat an earlier one: 0 for fresh text, near 1 for a loop."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+# ------------------------------------------------------------------------------------------ perplexity
+@torch.inference_mode()
+def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = False) -> list[float]:
+    """Mean NLL per description token of each reference given its prompt (end tokens included)."""
+    import contextlib
+
+    from .train import PadCollator, _causal_lm, nll_from_hidden
+
+    context = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
+    collate = PadCollator(tokenizer.pad_token_id)
+    causal_lm = _causal_lm(model)
+    lm_head = causal_lm.get_output_embeddings()
+    nll = []
+    with context:
+        for start in range(0, len(examples), cfg.eval.batch_size):
+            batch = collate([{"input_ids": e.input_ids, "labels": e.labels}
+                             for e in examples[start:start + cfg.eval.batch_size]])
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
+                                             attention_mask=batch["attention_mask"]).last_hidden_state
+            # one row at a time through the head: logits stay [one description's tokens × vocab]
+            for row in range(hidden.shape[0]):
+                total, count = nll_from_hidden(hidden[row:row + 1], batch["labels"][row:row + 1], lm_head,
+                                               cfg.train.loss_chunk_tokens)
+                nll.append(float(total) / max(count, 1))
+    return nll
+
+
+# ------------------------------------------------------------------------------------------ one model on the test split
+def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None, nll: list[float] | None) -> list[dict]:
+    scored = []
+    rouge = rouge_scores(outputs, [r["content"] for r in rows])
+    for i, (row, text) in enumerate(zip(rows, outputs)):
+        item = {"uid": row["uid"], "title": row["title"], "reference": row["content"], "output": text,
+                **rouge[i], "repetition": repetition_rate(text), "length_words": len(text.split())}
+        if stopped is not None:
+            item["stopped"] = bool(stopped[i])
+        if nll is not None:
+            item["nll"] = nll[i]
+        scored.append(item)
+    return scored
+
+
+def summarize(scored: list[dict]) -> dict:
+    summary = {k: float(np.mean([r[k] for r in scored])) for k in ROUGE_KEYS + ("repetition", "length_words")}
+    if scored and "nll" in scored[0]:
+        summary["perplexity"] = perplexity([r["nll"] for r in scored])
+    if scored and "stopped" in scored[0]:
+        summary["stop_rate"] = float(np.mean([r["stopped"] for r in scored]))
+    return summary
+
+
+def perplexity(nll: list[float] | np.ndarray) -> float:
+    """exp of the mean per-example NLL (a geometric mean over examples: one outlier cannot dominate)."""
+    return float(math.exp(float(np.mean(nll))))
+
+
+def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> dict:
+    """Generate for every row, score, write outputs/eval/{name}_predictions.jsonl and {name}_metrics.json."""
+    from . import modeling
+    from .generate import generate
+
+    started = time.perf_counter()
+    results = generate(model, tokenizer, cfg.prompt, [r["title"] for r in rows], cfg.eval,
+                       modeling.stop_token_ids(model, tokenizer), progress=True, base=base)
+    generation_s = time.perf_counter() - started
+    nll = reference_nll(model, tokenizer, cfg, rows, base=base)
+    scored = score_rows(rows, [g.text for g in results], [g.stopped for g in results], nll)
+    for item, g in zip(scored, results):
+        item["new_tokens"] = g.new_tokens
+    metrics = {
+        "name": name, "n": len(rows), "model": cfg.model.name, "metrics": summarize(scored),
+        "decoding": decoding_settings(cfg), "uids_hash": uids_hash(rows),
+        "generation_s": generation_s, "wall_s": time.perf_counter() - started,
+    }
+    atomic_write_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl", scored)
+    atomic_write_json(cfg.eval_dir / f"{name}_metrics.json", metrics)
+    return metrics
+
+
+def decoding_settings(cfg: Config) -> dict:
+    return {k: getattr(cfg.eval, k) for k in DECODING_KEYS} | {"prompt": cfg.section_hash("prompt")}
+
+
+def uids_hash(rows: list[dict]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(r["uid"] for r in rows).encode()).hexdigest()[:16]
+
+
+def read_predictions(cfg: Config, name: str) -> tuple[dict, list[dict]]:
+    metrics_path = cfg.eval_dir / f"{name}_metrics.json"
+    if not metrics_path.exists():
+        raise FileNotFoundError(f"{metrics_path} not found: run the {name} stage first")
+    return read_json(metrics_path), read_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl")
+
+
+# ------------------------------------------------------------------------------------------ comparison statistics
+def paired_bootstrap(before: np.ndarray, after: np.ndarray, samples: int, seed: int,
+                     statistic=np.mean) -> dict[str, float]:
+    """Mean delta (after − before) and its 95 % percentile CI, resampling examples with replacement."""
+    before, after = np.asarray(before, float), np.asarray(after, float)
+    if before.shape != after.shape:
+        raise ValueError("paired bootstrap needs the same rows for both models")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(before), size=(samples, len(before)))
+    deltas = np.array([statistic(after[i]) - statistic(before[i]) for i in index])
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return {"mean": float(statistic(after) - statistic(before)), "ci_low": float(low), "ci_high": float(high)}
+
+
+def retrieval_floor(train_rows: list[dict], test_rows: list[dict]) -> list[dict]:
+    """For each test title, the training row whose title is most similar (TF-IDF cosine, word 1-2 grams)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    train_matrix = vectorizer.fit_transform([r["title"] for r in train_rows])
+    test_matrix = vectorizer.transform([r["title"] for r in test_rows])
+    nearest = np.asarray((test_matrix @ train_matrix.T).argmax(axis=1)).ravel()
+    return [train_rows[j] for j in nearest]

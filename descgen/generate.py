@@ -1,0 +1,110 @@
+"""Batched generation (left padding + KV cache) with one prompt function and one set of decoding settings.
+
+    python -m descgen.generate "Girls Ballet Tutu Neon Pink"            # fine-tuned (modelo_finetuned/)
+    python -m descgen.generate --base --profile smoke "French Press"     # the base model
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from .config import EvalConfig, PromptConfig
+from .prompts import prompt_text
+
+
+@dataclass
+class Generation:
+    text: str
+    stopped: bool      # ended on a stop token before max_new_tokens
+    new_tokens: int
+
+
+def decoding_kwargs(settings: EvalConfig, stop_ids: list[int], pad_id: int, **override) -> dict:
+    """generate() kwargs from params (the same for every model); `override` is for the demo's controls."""
+    values = {
+        "max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
+        "temperature": settings.temperature, "top_p": settings.top_p,
+        "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+        "repetition_penalty": settings.repetition_penalty,
+    }
+    values.update({k: v for k, v in override.items() if v is not None})
+    kwargs = {
+        "max_new_tokens": int(values["max_new_tokens"]), "do_sample": bool(values["do_sample"]),
+        "eos_token_id": stop_ids, "pad_token_id": pad_id,
+        "no_repeat_ngram_size": int(values["no_repeat_ngram_size"]),
+        "repetition_penalty": float(values["repetition_penalty"]),
+    }
+    if kwargs["do_sample"]:
+        kwargs.update(temperature=float(values["temperature"]), top_p=float(values["top_p"]))
+    else:  # keep the model's own sampling defaults from warning about unused settings under greedy decoding
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs
+
+
+def generate(model, tokenizer, prompt: PromptConfig, titles: list[str], settings: EvalConfig,
+             stop_ids: list[int], batch_size: int | None = None, progress: bool = False,
+             base: bool = False, **override) -> list[Generation]:
+    """Descriptions for `titles`, in order. `base=True` on a PeftModel turns the adapter off for the call,
+    so base and fine-tuned come from one copy of the weights."""
+    from tqdm.auto import tqdm
+
+    batch_size = batch_size or settings.batch_size
+    kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id, **override)
+    texts = [prompt_text(tokenizer, prompt, t) for t in titles]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    # longest first: similar lengths share a batch (less padding), and an out-of-memory shows up at once
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    results: list[Generation | None] = [None] * len(texts)
+    context = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    stop = torch.tensor(stop_ids)
+    try:
+        with context, torch.inference_mode():
+            for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="generating"):
+                chunk = order[start:start + batch_size]
+                enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
+                                add_special_tokens=False).to(model.device)
+                out = model.generate(**enc, **kwargs)
+                new = out[:, enc["input_ids"].shape[1]:].cpu()
+                for row, index in enumerate(chunk):
+                    results[index] = _decode(tokenizer, new[row], stop)
+    finally:
+        tokenizer.padding_side = previous_side
+    return results
+
+
+def _decode(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
+    hits = torch.isin(ids, stop).nonzero()
+    end = int(hits[0]) if len(hits) else len(ids)
+    text = tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
+    return Generation(text=text, stopped=bool(len(hits)), new_tokens=end)
+
+
+def main() -> None:
+    from . import config, modeling
+
+    parser = argparse.ArgumentParser(description="Write a product description for each title.")
+    parser.add_argument("titles", nargs="+")
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--base", action="store_true", help="use the base model, without the adapter")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None, help="sample at this temperature (default: greedy)")
+    args = parser.parse_args()
+    cfg = config.load(args.profile, args.overrides)
+    model, tokenizer = modeling.load_for_inference(cfg, adapter=not args.base)
+    override = {"max_new_tokens": args.max_new_tokens}
+    if args.temperature is not None:
+        override.update(do_sample=True, temperature=args.temperature)
+    outputs = generate(model, tokenizer, cfg.prompt, args.titles, cfg.eval,
+                       modeling.stop_token_ids(model, tokenizer), **override)
+    for title, result in zip(args.titles, outputs):
+        print(f"# {title}\n{result.text}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Loading the base model and tokenizer, choosing precision, wrapping with LoRA.
+
+The real path is the hub: `microsoft/Phi-4-mini-instruct` (HF_TOKEN, if needed, is read from the
+environment by huggingface_hub and never passed around or saved). A `model.name` that is a folder in
+the repo is loaded from disk; `model.build` says how the project builds that folder when missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import torch
+
+from .config import Config, ConfigError
+
+# Module names that only exist in un-fused attention/MLP blocks, and their fused Phi-3 equivalents.
+FUSED_EQUIVALENTS = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
+                     "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj"}
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_is_fast() -> bool:
+    """True when this CPU multiplies bf16 matrices clearly faster than fp32 (measured, ~50 ms once)."""
+    a = torch.randn(512, 512)
+    timings = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        x = a.to(dtype)
+        x @ x  # warm-up
+        start = time.perf_counter()
+        for _ in range(8):
+            x @ x
+        timings[dtype] = time.perf_counter() - start
+    return timings[torch.bfloat16] < 0.8 * timings[torch.float32]
+
+
+def compute_dtype(cfg: Config) -> torch.dtype:
+    """The dtype the frozen base weights and the matmuls run in."""
+    if cfg.model.dtype != "auto":
+        return getattr(torch, cfg.model.dtype)
+    if torch.cuda.is_available():
+        # Ampere and newer do bf16 natively; a T4/V100 does not, and fp16 (with fp32 LoRA weights) is the way there
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_bf16_is_fast() else torch.float32
+
+
+def load_tokenizer(cfg: Config, padding_side: str = "right"):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        cfg.model_path, revision=cfg.model.revision, trust_remote_code=cfg.model.trust_remote_code
+    )
+    if tokenizer.pad_token_id is None:
+        # Phi-4-mini already has pad = eos = <|endoftext|>; padding is masked by the attention mask, so a pad
+        # token that equals eos is harmless as long as labels are never masked by comparing with it.
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def load_model(cfg: Config, training: bool = False):
+    """The base model on the best device, in `compute_dtype`, 4-bit nf4 when `model.quantization: 4bit`."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = compute_dtype(cfg)
+    kwargs = dict(revision=cfg.model.revision, trust_remote_code=cfg.model.trust_remote_code, dtype=dtype)
+    if cfg.model.attn_implementation:
+        kwargs["attn_implementation"] = cfg.model.attn_implementation
+    if cfg.model.quantization == "4bit":
+        from transformers import BitsAndBytesConfig
+
+        # nf4 + double quant: 3.8 B params × ~0.52 B ≈ 2.0 GB of linear weights (+1.2 GB bf16 embeddings)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
+        )
+    if torch.cuda.is_available():
+        kwargs["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(cfg.model_path, **kwargs)
+    if training:
+        model.config.use_cache = False  # the KV cache is useless (and conflicts) with gradient checkpointing
+    return model
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a reply: the generation config's eos list (Phi-4-mini: <|end|>, <|endoftext|>) + eos."""
+    ids = model.generation_config.eos_token_id
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))
+
+
+def linear_module_names(model) -> set[str]:
+    """Short names (last path part) of every nn.Linear (or 4-bit Linear) in the model, lm_head excluded."""
+    names = set()
+    for path, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) or type(module).__name__ in ("Linear4bit", "Linear8bitLt"):
+            short = path.rsplit(".", 1)[-1]
+            if short != "lm_head":
+                names.add(short)
+    return names
+
+
+def check_target_modules(model, targets: list[str]) -> None:
+    """Every configured LoRA target must match a linear layer, else stop and say which (and what would)."""
+    if targets == ["all-linear"]:
+        return
+    available = linear_module_names(model)
+    for name in targets:
+        if name in available:
+            continue
+        hint = ""
+        fused = FUSED_EQUIVALENTS.get(name)
+        if fused and fused in available:
+            hint = (f" This model fuses them: use {fused!r} "
+                    f"(Phi-3 / Phi-4-mini: qkv_proj, o_proj, gate_up_proj, down_proj).")
+        raise ConfigError(
+            f"lora.target_modules: {name!r} matches no linear layer of this model.{hint} "
+            f"Linear layers here: {', '.join(sorted(available))}"
+        )
+
+
+def apply_lora(model, cfg: Config):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    check_target_modules(model, cfg.lora.target_modules)
+    if cfg.model.quantization == "4bit":
+        # casts norms to fp32 and enables input grads so checkpointed 4-bit layers pass gradients back
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.train.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    targets = cfg.lora.target_modules
+    lora = LoraConfig(
+        r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, bias="none",
+        task_type="CAUSAL_LM", target_modules="all-linear" if targets == ["all-linear"] else list(targets),
+    )
+    return get_peft_model(model, lora)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def adapted_modules(peft_model) -> dict[str, int]:
+    """How many modules carry a LoRA adapter, by short name: proof that every target was adapted."""
+    counts: dict[str, int] = {}
+    for path, module in peft_model.named_modules():
+        if hasattr(module, "lora_A") and len(getattr(module, "lora_A")):
+            short = path.rsplit(".", 1)[-1]
+            counts[short] = counts.get(short, 0) + 1
+    return counts
+
+
+def load_for_inference(cfg: Config, adapter: bool):
+    """Base model (+ the adapter from `paths.adapter_dir`), eval mode, tokenizer padded on the left."""
+    tokenizer = load_tokenizer(cfg, padding_side="left")
+    model = load_model(cfg)
+    if adapter:
+        from peft import PeftModel
+
+        adapter_dir = cfg.adapter_dir
+        if not (adapter_dir / "adapter_config.json").exists():
+            raise FileNotFoundError(f"no adapter in {adapter_dir}: run the train stage first (./run_all.sh --only train)")
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+    model.eval()
+    return model, tokenizer
+
+
+def ensure_local_model(cfg: Config) -> str:
+    """Build the profile's local model folder if `model.build` is set and the folder is missing."""
+    from . import local_models
+
+    if cfg.model.build is None:
+        return cfg.model_path
+    return str(local_models.ensure(cfg.model.build, cfg.resolve(cfg.model.name), cfg))

@@ -1,0 +1,320 @@
+"""The stages, what each reads and writes, and the runner behind ./run_all.sh.
+
+Each stage is a notebook executed with papermill. On success the runner writes
+`outputs/manifests/<stage>.json`: the hash of the params the stage uses, fingerprints of its input files and
+of its upstream stages' outputs, its own outputs' fingerprints, versions, git commit, times, peak memory.
+A stage whose manifest still matches is skipped ("up to date"); a changed param or input reruns it and,
+through the output fingerprints, everything downstream. The manifest is written last: a stage killed half-way
+has none and is redone.
+
+    ./run_all.sh [--profile NAME] [--set section.key=value ...] [--from STAGE | --only STAGE] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import xxhash
+
+from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
+from .io import atomic_write_json, read_json
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    notebook: str
+    params: tuple[str, ...]                      # config sections / section.key the stage's results depend on
+    upstream: tuple[str, ...]                    # stages whose outputs it reads
+    inputs: Callable[[Config], list[Path]]       # files outside outputs/ it reads
+    outputs: Callable[[Config], list[Path]]      # what it writes (the executed notebook is added by the runner)
+
+
+def _data_inputs(cfg: Config) -> list[Path]:
+    return [cfg.resolve(p) for p in (cfg.data.path, cfg.data.test_path) if p]
+
+
+def _model_inputs(cfg: Config) -> list[Path]:
+    """A locally built model is an input (its weights are fingerprinted); a hub model is pinned by name+revision."""
+    return [Path(cfg.model_path) / "config.json"] if cfg.model.build else []
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (),
+          _data_inputs,
+          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl",
+                                              "prepare_report.json", "lengths.json")]),
+    Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
+          _model_inputs,
+          lambda c: [c.eval_dir / "baseline_predictions.jsonl", c.eval_dir / "baseline_metrics.json"]),
+    Stage("train", "03_train_lora.ipynb", ("data", "prompt", "model", "lora", "train"), ("prepare",),
+          _model_inputs,
+          lambda c: [c.adapter_dir / f for f in ("adapter_model.safetensors", "adapter_config.json",
+                                                 "training_report.json")]),
+    Stage("compare", "04_compare.ipynb", ("eval",), ("baseline", "train"),
+          lambda c: [],
+          lambda c: [c.eval_dir / f for f in ("finetuned_predictions.jsonl", "retrieval_predictions.jsonl",
+                                              "compare_rows.jsonl", "compare.json")]),
+    Stage("demo", "05_demo.ipynb", ("demo", "eval"), ("train",),
+          lambda c: [],
+          lambda c: [c.outputs_dir / "demo" / "demo.jsonl"]),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+BY_NAME = {s.name: s for s in STAGES}
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+def fingerprint(path: Path) -> dict:
+    """Size + xxh3-128 of the content (≈ 10 GB/s: the 1.9 GB trn.json costs well under a second from cache)."""
+    path = Path(path)
+    if not path.exists():
+        return {"path": str(path), "missing": True}
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(block)
+    return {"path": _rel(path), "size": path.stat().st_size, "xxh3_128": digest.hexdigest()}
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def manifest_path(cfg: Config, stage: str) -> Path:
+    return cfg.manifests_dir / f"{stage}.json"
+
+
+def executed_notebook(cfg: Config, stage: Stage) -> Path:
+    return cfg.outputs_dir / "notebooks" / stage.notebook
+
+
+def outputs_digest(manifest: dict) -> str:
+    blob = json.dumps(manifest["outputs"], sort_keys=True).encode()
+    return xxhash.xxh3_64_hexdigest(blob)
+
+
+def stage_key(cfg: Config, stage: Stage) -> dict:
+    """Everything a stage's result depends on. Equal keys => the stage need not run again."""
+    upstream = {}
+    for name in stage.upstream:
+        path = manifest_path(cfg, name)
+        upstream[name] = outputs_digest(read_json(path)) if path.exists() else None
+    return {
+        "stage": stage.name,
+        "params_hash": cfg.section_hash(*stage.params),
+        "inputs": [fingerprint(p) for p in stage.inputs(cfg)],
+        "upstream": upstream,
+        "version": MANIFEST_VERSION,
+    }
+
+
+def why_stale(cfg: Config, stage: Stage) -> str | None:
+    """None when the stage is up to date, else a short reason."""
+    path = manifest_path(cfg, stage.name)
+    if not path.exists():
+        return "never completed"
+    manifest = read_json(path)
+    key = stage_key(cfg, stage)
+    if manifest.get("params_hash") != key["params_hash"]:
+        return f"params changed ({', '.join(stage.params)})"
+    if manifest.get("inputs") != key["inputs"]:
+        return "input files changed"
+    if manifest.get("upstream") != key["upstream"]:
+        return "upstream outputs changed"
+    if manifest.get("version") != key["version"]:
+        return "manifest format changed"
+    for recorded in manifest["outputs"]:
+        now = fingerprint(REPO_ROOT / recorded["path"] if not Path(recorded["path"]).is_absolute()
+                          else Path(recorded["path"]))
+        if now != recorded:
+            return f"output {recorded['path']} missing or changed"
+    if not executed_notebook(cfg, stage).exists():
+        return "executed notebook missing"
+    return None
+
+
+def write_manifest(cfg: Config, stage: Stage, started: float, ended: float, peak_rss: int) -> dict:
+    manifest = stage_key(cfg, stage)
+    manifest.update({
+        "params": {key: _pick(cfg.raw, key) for key in stage.params},
+        "outputs": [fingerprint(p) for p in stage.outputs(cfg)],
+        "profile": cfg.profile,
+        "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(),
+        "ended": dt.datetime.fromtimestamp(ended, dt.timezone.utc).isoformat(),
+        "wall_s": round(ended - started, 3),
+        "peak_rss_bytes": peak_rss,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+    })
+    missing = [o["path"] for o in manifest["outputs"] if o.get("missing")]
+    if missing:
+        raise RuntimeError(f"stage {stage.name} finished but did not write {', '.join(missing)}")
+    atomic_write_json(manifest_path(cfg, stage.name), manifest)
+    return manifest
+
+
+def _pick(raw: dict, key: str):
+    section, _, sub = key.partition(".")
+    return raw[section][sub] if sub else raw[section]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes", "papermill", "rouge-score")
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+# ------------------------------------------------------------------------------------------ running
+def execute(cfg: Config, stage: Stage, profile: str, overrides: list[str]) -> tuple[int, int]:
+    """papermill the stage's notebook in a child process; (exit code, peak RSS of the process tree)."""
+    out = executed_notebook(cfg, stage)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parameters = json.dumps({"profile": profile, "overrides": list(overrides)})
+    command = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / stage.notebook), str(out),
+               "-y", parameters, "--cwd", str(REPO_ROOT / "notebooks"), "--kernel", "python3", "--log-level", "WARNING"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    process = subprocess.Popen(command, env=env)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except KeyboardInterrupt:
+        process.terminate()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss * 1024  # Linux: KiB, the child and every child it waited for
+
+
+def to_html(notebook: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    target = notebook.with_suffix(".html")
+    from .io import atomic_write_text
+
+    atomic_write_text(target, body)
+    return target
+
+
+def first_error(notebook: Path) -> str:
+    """'cell N: ErrorName: message' for the first failing cell of an executed notebook."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # the notebook may not exist if the kernel never started
+        return "the notebook did not start (see the output above)"
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {index} ({_first_line(cell.source)!r}): {output['ename']}: {output['evalue']}"
+    return "no error cell recorded (the kernel may have died: out of memory?)"
+
+
+def _first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
+    return (lines[0] if lines else "")[:70]
+
+
+def select(only: str | None, start: str | None) -> list[Stage]:
+    if only:
+        return [BY_NAME[only]]
+    first = STAGE_NAMES.index(start) if start else 0
+    return list(STAGES[first:])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="run_all.sh", description="Run the pipeline's notebooks with papermill.")
+    parser.add_argument("--profile", default="default", help="a profile from params.yaml (default, smoke, cpu)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--from", dest="start", choices=STAGE_NAMES, help="rerun this stage and the ones after it")
+    group.add_argument("--only", choices=STAGE_NAMES, help="rerun just this stage")
+    parser.add_argument("--force", action="store_true", help="rerun every selected stage even if up to date")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = load(args.profile, args.overrides)
+    except ConfigError as exc:
+        print(f"run_all: params error: {exc}", file=sys.stderr)
+        return 2
+    stages = select(args.only, args.start)
+    forced = args.force or bool(args.only or args.start)
+    if any(s.name == "prepare" for s in stages) and (message := missing_data_message(cfg)):
+        print(f"run_all: {message}", file=sys.stderr)
+        return 2
+    if cfg.model.build:
+        from .modeling import ensure_local_model
+
+        ensure_local_model(cfg)
+
+    timings: list[tuple[str, str, float]] = []
+    total_started = time.time()
+    for number, stage in enumerate(stages, 1):
+        tag = f"[{number}/{len(stages)}] {stage.name}"
+        reason = "forced" if forced else why_stale(cfg, stage)
+        if reason is None:
+            print(f"{tag}: up to date", flush=True)
+            timings.append((stage.name, "up to date", 0.0))
+            continue
+        print(f"{tag}: running notebooks/{stage.notebook} ({reason})", flush=True)
+        manifest_path(cfg, stage.name).unlink(missing_ok=True)  # no stale manifest while the stage runs
+        started = time.time()
+        code, peak = execute(cfg, stage, args.profile, args.overrides)
+        ended = time.time()
+        notebook = executed_notebook(cfg, stage)
+        if notebook.exists():
+            to_html(notebook)
+        if code != 0:
+            print(f"\nrun_all: stage '{stage.name}' failed after {ended - started:.0f} s at {first_error(notebook)}\n"
+                  f"  open {_rel(notebook)} (or {_rel(notebook.with_suffix('.html'))}) to see the failing cell",
+                  file=sys.stderr)
+            return 1
+        write_manifest(cfg, stage, started, ended, peak)
+        timings.append((stage.name, "ran", ended - started))
+        print(f"{tag}: done in {ended - started:.1f} s -> {_rel(notebook)}", flush=True)
+
+    print("\nstage      status        wall")
+    for name, status, seconds in timings:
+        print(f"{name:<10} {status:<12} {seconds:7.1f} s")
+    print(f"{'total':<10} {'':<12} {time.time() - total_started:7.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,460 @@
+"""Stage 1: stream trn.json, clean, count every line, draw a seeded sample, write leak-free splits.
+
+Memory stays bounded whatever the file size: a worker reads `data.read_block_bytes` at a time and keeps,
+per row that survives the filters, only three 64-bit keys and two lengths (32 B × 1.5 M rows ≈ 48 MB), plus
+the few thousand lowest-ranked rows themselves. The full file is never held.
+
+Sampling does not depend on file order or size: a row's rank is hash(seed, uid); the sample is the
+lowest-ranked eligible rows. Duplicates keep their lowest-ranked copy, so a shuffled file gives the same rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+import html
+import json
+import multiprocessing
+import re
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import xxhash
+
+from .config import Config, DataConfig
+from .io import atomic_write_json, atomic_write_jsonl
+
+MALFORMED_REASONS = ("blank_line", "invalid_utf8", "invalid_json", "not_an_object", "bad_title", "bad_content")
+DROP_REASONS = ("title_too_short", "content_empty", "content_too_short", "content_repeats_title",
+                "duplicate_pair", "duplicate_title")
+EXAMPLES_PER_REASON = 5  # offending line numbers kept per malformed reason
+LENGTH_BINS = np.concatenate([np.arange(0, 2000, 25), np.arange(2000, 10001, 500)])  # chars, for EDA
+
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_NON_WORD_RE = re.compile(r"[^\w]+")
+
+
+# ------------------------------------------------------------------------------------------ cleaning
+def clean_text(text: str, decode_html: bool = True, strip_tags: bool = True) -> str:
+    """Decode HTML entities (twice, for `&amp;#8217;`), strip tags, fold whitespace."""
+    if decode_html and "&" in text:
+        text = html.unescape(text)
+        if "&" in text:
+            text = html.unescape(text)
+    if strip_tags and "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def normalise_title(title: str) -> str:
+    """Key for 'the same product title': case, punctuation and spacing ignored."""
+    return " ".join(_NON_WORD_RE.sub(" ", title.lower()).split())
+
+
+def cap_chars(text: str, limit: int | None) -> tuple[str, bool]:
+    """Cut `text` to at most `limit` characters at a word boundary."""
+    if limit is None or len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-"), True
+
+
+def _key(text: str) -> int:
+    return xxhash.xxh3_64_intdigest(text.encode())
+
+
+def rank_of(seed: int, uid: str) -> int:
+    return xxhash.xxh3_64_intdigest(f"{seed}\x00{uid}".encode())
+
+
+# ------------------------------------------------------------------------------------------ scanning
+@dataclass
+class ScanResult:
+    """What one worker learned from its byte range of the file."""
+
+    lines: int = 0
+    malformed: Counter = field(default_factory=Counter)
+    malformed_lines: dict = field(default_factory=dict)  # reason -> local line numbers (1-based)
+    dropped: Counter = field(default_factory=Counter)   # the per-row filters; dedupe is decided at merge
+    pair_keys: array = field(default_factory=lambda: array("Q"))
+    title_keys: array = field(default_factory=lambda: array("Q"))
+    ranks: array = field(default_factory=lambda: array("Q"))
+    raw_title_len: array = field(default_factory=lambda: array("I"))
+    raw_content_len: array = field(default_factory=lambda: array("I"))
+    title_len: array = field(default_factory=lambda: array("I"))
+    content_len: array = field(default_factory=lambda: array("I"))
+    candidates: list = field(default_factory=list)  # heap of (-rank, row_index, uid, title, content)
+    heap_full: bool = False
+
+    def skip(self, reason: str, lineno: int) -> None:
+        self.malformed[reason] += 1
+        seen = self.malformed_lines.setdefault(reason, [])
+        if len(seen) < EXAMPLES_PER_REASON:
+            seen.append(lineno)
+
+
+def _open_lines(path: Path, start: int, end: int | None, block_bytes: int):
+    """Yield the raw lines that *start* inside [start, end) of the file (a gzip file is read whole)."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            while True:
+                lines = fh.readlines(block_bytes)
+                if not lines:
+                    return
+                yield from lines
+        return
+    with open(path, "rb", buffering=block_bytes) as fh:
+        if start > 0:
+            fh.seek(start - 1)
+            if fh.read(1) != b"\n":
+                fh.readline()  # the line in progress belongs to the previous range
+        position = fh.tell()
+        while end is None or position < end:
+            lines = fh.readlines(block_bytes)
+            if not lines:
+                return
+            for line in lines:
+                if end is not None and position >= end:
+                    return
+                position += len(line)
+                yield line
+
+
+def scan(path: Path, data: DataConfig, start: int = 0, end: int | None = None, keep: int = 0) -> ScanResult:
+    """Parse, validate and clean every line in the range; keep the `keep` lowest-ranked survivors."""
+    out = ScanResult()
+    heap = out.candidates
+    loads, decode, strip = orjson.loads, data.decode_html, data.strip_tags
+    min_title, min_content, seed = data.min_title_chars, data.min_content_chars, data.seed
+    # locals for the hot loop: 2.25 M iterations, every attribute lookup counts
+    pair_keys, title_keys, ranks = out.pair_keys.append, out.title_keys.append, out.ranks.append
+    raw_tl, raw_cl = out.raw_title_len.append, out.raw_content_len.append
+    tl, cl = out.title_len.append, out.content_len.append
+    dropped = out.dropped
+    lineno = 0
+    for line in _open_lines(path, start, end, data.read_block_bytes):
+        lineno += 1
+        try:
+            row = loads(line)
+        except orjson.JSONDecodeError:
+            if not line.strip():
+                out.skip("blank_line", lineno)
+            else:
+                try:
+                    line.decode("utf-8")
+                    out.skip("invalid_json", lineno)
+                except UnicodeDecodeError:
+                    out.skip("invalid_utf8", lineno)
+            continue
+        if type(row) is not dict:
+            out.skip("not_an_object", lineno)
+            continue
+        title, content = row.get("title"), row.get("content")
+        if type(title) is not str:
+            out.skip("bad_title", lineno)
+            continue
+        if type(content) is not str:
+            out.skip("bad_content", lineno)
+            continue
+        raw_tl(len(title))
+        raw_cl(len(content))
+        title = clean_text(title, decode, strip)
+        if len(title) < min_title:
+            dropped["title_too_short"] += 1
+            continue
+        if not content:
+            dropped["content_empty"] += 1
+            continue
+        content = clean_text(content, decode, strip)
+        if len(content) < min_content:
+            dropped["content_empty" if not content else "content_too_short"] += 1
+            continue
+        norm_title = normalise_title(title)
+        if data.drop_title_echo and normalise_title(content) == norm_title:
+            dropped["content_repeats_title"] += 1
+            continue
+        uid = row.get("uid")
+        uid = str(uid) if uid is not None else f"{title}\x00{content}"
+        rank = rank_of(seed, uid)
+        pair_keys(_key(f"{title}\x00{content}"))
+        title_keys(_key(norm_title))
+        ranks(rank)
+        tl(len(title))
+        cl(len(content))
+        if keep:
+            item = (-rank, len(out.ranks) - 1, uid, title, content)
+            if len(heap) < keep:
+                heapq.heappush(heap, item)
+            elif -rank > heap[0][0]:
+                heapq.heapreplace(heap, item)
+                out.heap_full = True
+    out.lines = lineno
+    return out
+
+
+def _scan_job(args):
+    path, data, start, end, keep = args
+    return scan(path, data, start, end, keep)
+
+
+def split_ranges(path: Path, workers: int) -> list[tuple[int, int | None]]:
+    if path.suffix == ".gz" or workers <= 1:
+        return [(0, None)]
+    size = path.stat().st_size
+    bounds = [size * i // workers for i in range(workers)] + [size]
+    return [(bounds[i], bounds[i + 1]) for i in range(workers)]
+
+
+def scan_file(path: Path, data: DataConfig, keep: int) -> list[ScanResult]:
+    ranges = split_ranges(path, data.workers)
+    jobs = [(path, data, start, end, keep) for start, end in ranges]
+    if len(jobs) == 1:
+        return [_scan_job(jobs[0])]
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        return pool.map(_scan_job, jobs)
+
+
+# ------------------------------------------------------------------------------------------ merging
+@dataclass
+class FileScan:
+    """All ranges of one file merged: the funnel and the sample candidates in rank order."""
+
+    report: dict
+    candidates: list[dict]         # eligible rows, lowest rank first
+    lengths: dict                  # EDA histograms
+    may_have_more: bool            # a worker's candidate heap overflowed: more eligible rows exist
+
+
+def merge(results: list[ScanResult], data: DataConfig) -> FileScan:
+    lines = sum(r.lines for r in results)
+    malformed = Counter()
+    malformed_lines: dict[str, list[int]] = {}
+    dropped = Counter()
+    offset = 0
+    for r in results:
+        malformed.update(r.malformed)
+        dropped.update(r.dropped)
+        for reason, numbers in r.malformed_lines.items():
+            seen = malformed_lines.setdefault(reason, [])
+            seen.extend(n + offset for n in numbers[: EXAMPLES_PER_REASON - len(seen)])
+        offset += r.lines
+
+    pair_keys = np.concatenate([np.frombuffer(r.pair_keys, dtype=np.uint64) for r in results])
+    title_keys = np.concatenate([np.frombuffer(r.title_keys, dtype=np.uint64) for r in results])
+    ranks = np.concatenate([np.frombuffer(r.ranks, dtype=np.uint64) for r in results])
+    row_base = np.cumsum([0] + [len(r.ranks) for r in results])
+
+    # Dedupe, order-independent: within a key, the lowest rank survives.
+    keep_pairs = _lowest_rank_per_key(pair_keys, ranks, np.ones(len(ranks), bool))
+    dropped["duplicate_pair"] = int(len(ranks) - keep_pairs.sum())
+    if data.dedupe_titles:
+        keep = _lowest_rank_per_key(title_keys, ranks, keep_pairs)
+        dropped["duplicate_title"] = int(keep_pairs.sum() - keep.sum())
+    else:
+        keep = keep_pairs
+        dropped["duplicate_title"] = 0
+    eligible = int(keep.sum())
+
+    candidates = []
+    for worker, r in enumerate(results):
+        for neg_rank, index, uid, title, content in r.candidates:
+            if keep[row_base[worker] + index]:
+                candidates.append({"rank": -neg_rank, "uid": uid, "title": title, "content": content})
+    candidates.sort(key=lambda row: (row["rank"], row["uid"]))
+
+    report = {
+        "lines_read": lines,
+        "malformed": int(sum(malformed.values())),
+        "malformed_by_reason": {k: int(malformed[k]) for k in MALFORMED_REASONS},
+        "malformed_example_lines": malformed_lines,
+        "dropped": {k: int(dropped[k]) for k in DROP_REASONS},
+        "eligible": eligible,
+    }
+    assert report["malformed"] + sum(report["dropped"].values()) + eligible == lines, report  # the funnel conserves lines
+    lengths = {
+        "bins": LENGTH_BINS.tolist(),
+        "raw_title": _histogram(results, "raw_title_len"),
+        "raw_content": _histogram(results, "raw_content_len"),
+        "clean_title": _histogram(results, "title_len", keep),
+        "clean_content": _histogram(results, "content_len", keep),
+    }
+    return FileScan(report, candidates, lengths, any(r.heap_full for r in results))
+
+
+def _lowest_rank_per_key(keys: np.ndarray, ranks: np.ndarray, among: np.ndarray) -> np.ndarray:
+    index = np.flatnonzero(among)
+    order = index[np.lexsort((ranks[index], keys[index]))]
+    first = np.ones(len(order), bool)
+    first[1:] = keys[order][1:] != keys[order][:-1]
+    keep = np.zeros(len(keys), bool)
+    keep[order[first]] = True
+    return keep
+
+
+def _histogram(results: list[ScanResult], name: str, mask: np.ndarray | None = None) -> list[int]:
+    values = np.concatenate([np.frombuffer(getattr(r, name), dtype=np.uint32) for r in results])
+    if mask is not None:
+        values = values[mask]
+    counts, _ = np.histogram(np.minimum(values, LENGTH_BINS[-1] - 1), bins=LENGTH_BINS)
+    return counts.tolist()
+
+
+# ------------------------------------------------------------------------------------------ the stage
+@dataclass
+class PrepareResult:
+    report: dict
+    splits: dict[str, list[dict]]
+    lengths: dict
+
+
+def run(cfg: Config) -> PrepareResult:
+    """Stream the configured file(s), write outputs/data/{train,validation,test}.jsonl + prepare_report.json."""
+    data = cfg.data
+    started = time.perf_counter()
+    source = cfg.resolve(data.path)
+    test_source = cfg.resolve(data.test_path) if data.test_path else None
+    for path in filter(None, (source, test_source)):
+        if not path.exists():
+            raise FileNotFoundError(f"data file not found: {path}")
+
+    need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
+    keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
+    while True:
+        scanned = merge(scan_file(source, data, keep), data)
+        if len(scanned.candidates) >= need + data.n_test or not scanned.may_have_more:
+            break
+        keep *= 4  # a duplicate-heavy head of the ranking ate the head-room: rescan keeping more
+
+    test_scan = merge(scan_file(test_source, data, 2 * data.n_test + 1000), data) if test_source else None
+    splits, leakage_removed = assign_splits(scanned.candidates, test_scan.candidates if test_scan else None, data)
+
+    truncated = 0
+    for rows in splits.values():
+        for row in rows:
+            row["content"], cut = cap_chars(row["content"], data.max_content_chars)
+            truncated += cut
+    report = dict(scanned.report)
+    report["content_truncated"] = truncated
+    report["leakage_removed"] = leakage_removed
+    report["split_sizes"] = {name: len(rows) for name, rows in splits.items()}
+    report["source"] = str(data.path)
+    if test_scan:
+        report["test_file"] = test_scan.report
+        report["test_source"] = str(data.test_path)
+    report["wall_s"] = round(time.perf_counter() - started, 3)
+
+    out_dir = cfg.data_dir
+    for name, rows in splits.items():
+        atomic_write_jsonl(out_dir / f"{name}.jsonl", ({"uid": r["uid"], "title": r["title"],
+                                                        "content": r["content"]} for r in rows))
+    atomic_write_json(out_dir / "lengths.json", scanned.lengths)
+    atomic_write_json(out_dir / "prepare_report.json", report)
+    return PrepareResult(report, splits, scanned.lengths)
+
+
+def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, data: DataConfig):
+    """Test first, then validation, then train, in rank order; train skips held-out titles (leakage)."""
+    pool = list(candidates)
+    if test_candidates is not None:
+        test = test_candidates[: data.n_test]
+    else:
+        test, pool = pool[: data.n_test], pool[data.n_test:]
+    validation, pool = pool[: data.n_validation], pool[data.n_validation:]
+    held_out = {normalise_title(r["title"]) for r in test + validation}
+    train, leakage_removed = [], 0
+    for row in pool:
+        if len(train) == data.n_train:
+            break
+        if normalise_title(row["title"]) in held_out:
+            leakage_removed += 1
+            continue
+        train.append(row)
+    sizes = {"train": (len(train), data.n_train), "validation": (len(validation), data.n_validation),
+             "test": (len(test), data.n_test)}
+    short = {name: got for name, (got, want) in sizes.items() if got < want}
+    if short:
+        detail = ", ".join(f"{name}: {sizes[name][0]} of {sizes[name][1]}" for name in short)
+        raise ValueError(
+            f"not enough eligible rows for the requested split sizes ({detail}); "
+            "lower data.n_train / n_validation / n_test or relax the cleaning thresholds"
+        )
+    return {"train": train, "validation": validation, "test": test}, leakage_removed
+
+
+# ------------------------------------------------------------------------------------------ notebook helpers
+def funnel_table(report: dict):
+    """The funnel as a two-column table whose rows add up to `lines_read`."""
+    import pandas as pd
+
+    rows = [("lines read", report["lines_read"])]
+    rows += [(f"malformed: {k}", -v) for k, v in report["malformed_by_reason"].items() if v]
+    rows += [(f"dropped: {k}", -v) for k, v in report["dropped"].items() if v]
+    rows += [("eligible", report["eligible"])]
+    rows += [(f"sampled: {k}", v) for k, v in report["split_sizes"].items()]
+    table = pd.DataFrame(rows, columns=["step", "rows"])
+    table["share of lines"] = (table["rows"].abs() / max(report["lines_read"], 1)).map("{:.1%}".format)
+    return table
+
+
+def plot_lengths(lengths: dict):
+    import matplotlib.pyplot as plt
+
+    bins = np.array(lengths["bins"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+    for ax, field_name in zip(axes, ("title", "content")):
+        for stage, style in (("raw", "-"), ("clean", "--")):
+            counts = np.array(lengths[f"{stage}_{field_name}"])
+            ax.step(bins[:-1], counts, style, where="post", label=f"{stage} ({counts.sum():,} rows)")
+        ax.set_xscale("symlog", linthresh=100)
+        ax.set_xlabel(f"{field_name} length (characters)")
+        ax.set_ylabel("rows")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def token_lengths(cfg: Config, tokenizer, rows: list[dict]) -> np.ndarray:
+    """Prompt + description token count of each formatted training example (untruncated)."""
+    from .prompts import completion_text, prompt_text
+
+    texts = [prompt_text(tokenizer, cfg.prompt, r["title"]) + completion_text(tokenizer, cfg.prompt, r["title"], r["content"])
+             for r in rows]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return np.array([len(ids) for ids in encoded])
+
+
+def coverage_table(token_counts: np.ndarray, max_seq_len: int):
+    import pandas as pd
+
+    sizes = sorted({128, 256, 384, 512, 768, 1024, max_seq_len})
+    return pd.DataFrame({"max_seq_len": sizes,
+                         "share that fits": [float((token_counts <= s).mean()) for s in sizes]})
+
+
+def read_split(cfg: Config, name: str) -> list[dict]:
+    path = cfg.data_dir / f"{name}.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the prepare stage first (./run_all.sh --only prepare)")
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+
+def plot_token_lengths(token_counts: np.ndarray, max_seq_len: int):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.hist(token_counts, bins=50)
+    ax.axvline(max_seq_len, color="red", ls="--", label=f"train.max_seq_len = {max_seq_len} "
+                                                       f"({(token_counts <= max_seq_len).mean():.1%} fit)")
+    ax.set_xlabel("tokens per formatted training example (prompt + description + end tokens)")
+    ax.set_ylabel("examples")
+    ax.legend()
+    fig.tight_layout()
+    return fig

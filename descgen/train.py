@@ -1,0 +1,344 @@
+"""Stage 3: LoRA / QLoRA fine-tune with transformers' Trainer + PEFT; adapter + report to modelo_finetuned/.
+
+Memory on a 16 GB card (Phi-4-mini, bf16 LoRA r=16, micro-batch 8 × 512 tokens):
+  frozen weights 3.84 B × 2 B                      = 7.7 GB
+  LoRA 23.1 M × (4 B weight + 4 B grad + 8 B Adam)  = 0.37 GB
+  checkpointed activations 32 × 8 × 512 × 3072 × 2 B = 0.8 GB, + one layer recomputed ≈ 0.5 GB
+  logits: description tokens only, 1,024 at a time × 200,064 × 4 B = 0.8 GB (not 3.3 GB for the batch)
+  ≈ 10 GB peak: room to spare on 16 GB. QLoRA (nf4) cuts the weights to ~3.2 GB for smaller cards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch.utils.checkpoint import checkpoint
+
+from .config import Config
+from .io import atomic_write_json, atomic_write_text, read_json, replace_dir
+from .prepare import read_split
+from .prompts import IGNORE_INDEX, encode_example
+from . import modeling
+
+REPORT_NAME = "training_report.json"
+PARAMS_NAME = "params_used.yaml"
+
+
+# ------------------------------------------------------------------------------------------ data
+def tokenize_rows(cfg: Config, tokenizer, rows: list[dict]):
+    """rows -> a datasets.Dataset of input_ids / labels / length (length feeds length-grouped batching)."""
+    from datasets import Dataset
+
+    examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
+    return Dataset.from_dict({
+        "input_ids": [e.input_ids for e in examples],
+        "labels": [e.labels for e in examples],
+        "length": [len(e.input_ids) for e in examples],
+    }), sum(e.truncated for e in examples)
+
+
+class PadCollator:
+    """Right-pads a batch. Padding is marked by the attention mask and -100 labels, never by the pad id:
+    on Phi-4-mini pad = eos, and masking every label equal to pad would also mask the EOS the model must learn."""
+
+    def __init__(self, pad_id: int, multiple_of: int = 8):
+        self.pad_id = pad_id
+        self.multiple_of = multiple_of  # tensor cores like multiples of 8
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        longest = max(len(f["input_ids"]) for f in features)
+        width = math.ceil(longest / self.multiple_of) * self.multiple_of
+        batch = {
+            "input_ids": torch.full((len(features), width), self.pad_id, dtype=torch.long),
+            "labels": torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long),
+            "attention_mask": torch.zeros((len(features), width), dtype=torch.long),
+        }
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            batch["input_ids"][row, :n] = torch.tensor(f["input_ids"])
+            batch["labels"][row, :n] = torch.tensor(f["labels"])
+            batch["attention_mask"][row, :n] = 1
+        return batch
+
+
+# ------------------------------------------------------------------------------------------ loss
+def _chunk_nll(hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module) -> torch.Tensor:
+    return F.cross_entropy(lm_head(hidden).float(), targets, reduction="sum")
+
+
+def description_nll(causal_lm, input_ids, attention_mask, labels, chunk_tokens: int) -> tuple[torch.Tensor, int]:
+    """Summed next-token NLL over the labelled (description) positions, and their count."""
+    hidden = causal_lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return nll_from_hidden(hidden, labels, causal_lm.get_output_embeddings(), chunk_tokens)
+
+
+def nll_from_hidden(hidden, labels, lm_head, chunk_tokens: int) -> tuple[torch.Tensor, int]:
+    """Logits are computed only where a label exists, `chunk_tokens` rows at a time, each chunk recomputed in
+    the backward pass instead of stored: the [tokens × vocab] logits never exist for the whole batch."""
+    targets = labels[:, 1:]
+    keep = targets != IGNORE_INDEX
+    hidden, targets = hidden[:, :-1][keep], targets[keep]
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, targets.numel(), chunk_tokens):
+        h, t = hidden[start:start + chunk_tokens], targets[start:start + chunk_tokens]
+        if torch.is_grad_enabled():
+            total = total + checkpoint(_chunk_nll, h, t, lm_head, use_reentrant=False)
+        else:
+            total = total + _chunk_nll(h, t, lm_head)
+    return total, int(targets.numel())
+
+
+def _causal_lm(model):
+    model = getattr(model, "module", model)  # DDP / accelerate wrappers
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def make_trainer_class():
+    from transformers import Trainer
+
+    class DescriptionTrainer(Trainer):
+        """Trainer whose loss covers description tokens only, computed in chunks; counts tokens for the report."""
+
+        loss_chunk_tokens = 1024
+        tokens_seen = 0
+        target_tokens_seen = 0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            total, count = description_nll(_causal_lm(model), inputs["input_ids"], inputs["attention_mask"],
+                                           inputs["labels"], self.loss_chunk_tokens)
+            if model.training:
+                self.tokens_seen += int(inputs["attention_mask"].sum())
+                self.target_tokens_seen += count
+            # With grad accumulation the Trainer passes the description-token count of the whole accumulated
+            # batch: dividing by it weights every token equally across micro-batches.
+            denominator = num_items_in_batch if num_items_in_batch is not None else max(count, 1)
+            loss = total / denominator
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return DescriptionTrainer
+
+
+# ------------------------------------------------------------------------------------------ the stage
+def run_dir(cfg: Config) -> Path:
+    """Checkpoints of one configuration: a changed param starts a new folder instead of resuming a foreign run."""
+    return cfg.outputs_dir / "train" / cfg.section_hash(*TRAIN_PARAMS)
+
+
+TRAIN_PARAMS = ("data", "prompt", "model", "lora", "train")
+
+
+def training_arguments(cfg: Config, output_dir: Path):
+    from transformers import TrainingArguments
+
+    t = cfg.train
+    dtype = modeling.compute_dtype(cfg)
+    on_gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.micro_batch_size,
+        per_device_eval_batch_size=t.micro_batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=t.weight_decay,
+        eval_strategy="steps",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=t.logging_steps,
+        gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        bf16=dtype == torch.bfloat16,
+        fp16=on_gpu and dtype == torch.float16,
+        use_cpu=not on_gpu,
+        seed=t.seed,
+        data_seed=t.seed,
+        prediction_loss_only=True,
+        remove_unused_columns=False,
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+    )
+
+
+def run(cfg: Config, callbacks: list | None = None) -> dict:
+    """Train (resuming when a checkpoint of the same configuration exists); write the adapter folder."""
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    started = time.perf_counter()
+    folder = run_dir(cfg)
+    checkpoints = folder / "checkpoints"
+    if not cfg.train.resume and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
+    if last:
+        print(f"resuming from {last}", flush=True)
+
+    tokenizer = modeling.load_tokenizer(cfg, padding_side="right")
+    model = modeling.load_model(cfg, training=True)
+    model = modeling.apply_lora(model, cfg)
+    trainable, total = modeling.count_parameters(model)
+    print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})", flush=True)
+
+    train_set, train_truncated = tokenize_rows(cfg, tokenizer, read_split(cfg, "train"))
+    eval_set, _ = tokenize_rows(cfg, tokenizer, read_split(cfg, "validation"))
+
+    trainer_class = make_trainer_class()
+    trainer = trainer_class(
+        model=model,
+        args=training_arguments(cfg, checkpoints),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=([EarlyStoppingCallback(cfg.train.early_stopping_patience)]
+                   if cfg.train.early_stopping_patience > 0 else []) + list(callbacks or []),
+    )
+    trainer.loss_chunk_tokens = cfg.train.loss_chunk_tokens
+
+    initial_path = folder / "initial_eval.json"
+    if initial_path.exists():
+        initial_eval_loss = read_json(initial_path)["eval_loss"]
+    else:
+        initial_eval_loss = trainer.evaluate()["eval_loss"]
+        atomic_write_json(initial_path, {"eval_loss": initial_eval_loss})
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+    output = trainer.train(resume_from_checkpoint=last)
+    best_eval_loss = trainer.state.best_metric
+    if best_eval_loss is None:  # fewer steps than one eval interval
+        best_eval_loss = trainer.evaluate()["eval_loss"]
+
+    runtime = output.metrics.get("train_runtime") or (time.perf_counter() - started)
+    report = {
+        "base_model": cfg.model.name,
+        "quantization": cfg.model.quantization,
+        "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "trainable_params": trainable,
+        "total_params": total,
+        "target_modules": list(cfg.lora.target_modules),
+        "adapted_modules": modeling.adapted_modules(model),
+        "train_rows": len(train_set),
+        "train_rows_truncated": train_truncated,
+        "validation_rows": len(eval_set),
+        "initial_eval_loss": initial_eval_loss,
+        "best_eval_loss": best_eval_loss,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "final_step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "resumed_from": last,
+        "train_tokens_per_s": trainer.tokens_seen / runtime,
+        "description_tokens_per_s": trainer.target_tokens_seen / runtime,
+        "peak_memory_bytes": peak_memory_bytes(),
+        "wall_s": time.perf_counter() - started,
+        "params_hash": cfg.section_hash(*TRAIN_PARAMS),
+    }
+    log_history = trainer.state.log_history
+    save_adapter(cfg, model, tokenizer, report, log_history)
+    if cfg.train.merge:
+        merge_adapter(cfg)
+    return report
+
+
+def peak_memory_bytes() -> int:
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def save_adapter(cfg: Config, model, tokenizer, report: dict, log_history: list) -> Path:
+    """Write the adapter folder next to the final one, then swap it in; a finished adapter from other
+    params is moved to outputs/runs/<its params hash>/ first, never silently overwritten."""
+    final = cfg.adapter_dir
+    staging = final.with_name(f".{final.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    model.save_pretrained(str(staging), safe_serialization=True)
+    tokenizer.save_pretrained(str(staging))
+    atomic_write_text(staging / PARAMS_NAME, yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))
+    atomic_write_json(staging / "log_history.json", log_history)
+    atomic_write_json(staging / REPORT_NAME, report)
+    archive_foreign_adapter(cfg, report["params_hash"])
+    for keep in (".gitkeep",):
+        if (final / keep).exists():
+            shutil.copy2(final / keep, staging / keep)
+    return replace_dir(staging, final)
+
+
+def archive_foreign_adapter(cfg: Config, params_hash: str) -> Path | None:
+    final = cfg.adapter_dir
+    old_report = final / REPORT_NAME
+    if not old_report.exists():
+        return None
+    old_hash = read_json(old_report).get("params_hash")
+    if old_hash == params_hash:
+        return None
+    target = cfg.outputs_dir / "runs" / str(old_hash)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(final, target)
+    print(f"kept the previous adapter (other params) in {target}", flush=True)
+    return target
+
+
+def merge_adapter(cfg: Config) -> Path:
+    """Base weights in bf16/fp16 (never 4-bit) + the adapter, merged and saved as one model."""
+    from dataclasses import replace
+
+    from peft import PeftModel
+
+    plain = replace(cfg, model=replace(cfg.model, quantization="none"))
+    base = modeling.load_model(plain)
+    merged = PeftModel.from_pretrained(base, str(cfg.adapter_dir)).merge_and_unload()
+    out = cfg.adapter_dir / "merged"
+    merged.save_pretrained(str(out), safe_serialization=True)
+    modeling.load_tokenizer(cfg).save_pretrained(str(out))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ notebook helpers
+def read_report(cfg: Config) -> dict:
+    path = cfg.adapter_dir / REPORT_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the train stage first (./run_all.sh --only train)")
+    return read_json(path)
+
+
+def loss_curves(cfg: Config):
+    """Train and eval loss against step, from the saved log history."""
+    import matplotlib.pyplot as plt
+
+    history = json.loads((cfg.adapter_dir / "log_history.json").read_text())
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    evals = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    if train:
+        ax.plot(*zip(*train), label="train loss")
+    if evals:
+        ax.plot(*zip(*evals), "o-", label="eval loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("description-token NLL")
+    ax.legend()
+    fig.tight_layout()
+    return fig
