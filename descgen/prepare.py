@@ -35,7 +35,13 @@ DROP_REASONS = ("title_too_short", "content_empty", "content_too_short", "conten
 EXAMPLES_PER_REASON = 5  # offending line numbers kept per malformed reason
 LENGTH_BINS = np.concatenate([np.arange(0, 2000, 25), np.arange(2000, 10001, 500)])  # chars, for EDA
 
-_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)[^<>]*>")
+# tags that break a line become a space; inline ones (<b>, <i>, <span>) vanish so "<b>big</b>." stays "big."
+_BLOCK_TAGS = frozenset("br p div li ul ol tr td th table h1 h2 h3 h4 h5 h6 hr".split())
+
+
+def _tag_replacement(match: re.Match) -> str:
+    return " " if match.group(1).lower() in _BLOCK_TAGS else ""
 _NON_WORD_RE = re.compile(r"[^\w]+")
 
 
@@ -47,7 +53,7 @@ def clean_text(text: str, decode_html: bool = True, strip_tags: bool = True) -> 
         if "&" in text:
             text = html.unescape(text)
     if strip_tags and "<" in text:
-        text = _TAG_RE.sub(" ", text)
+        text = _TAG_RE.sub(_tag_replacement, text)
     return " ".join(text.split())
 
 

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny Phi-3 (Phi-4-mini's architecture and module names) built once per session, and
+configs whose every output path lies in a temp folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from descgen import config
+from descgen.local_models import build_tiny_phi3
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny-phi3")
+
+
+def make_cfg(tmp_path: Path, *overrides: str, profile: str = "smoke", model_dir: Path | None = None) -> config.Config:
+    items = [f"paths.outputs={tmp_path / 'outputs'}", f"paths.adapter_dir={tmp_path / 'adapter'}"]
+    if model_dir is not None:
+        items.append(f"model.name={model_dir}")
+    return config.load(profile, items + list(overrides))
+
+
+@pytest.fixture
+def smoke_cfg(tmp_path, tiny_model_dir):
+    return make_cfg(tmp_path, model_dir=tiny_model_dir)
+
+
+def write_lines(path: Path, lines: list) -> Path:
+    """Each item: a dict (dumped as JSON), or raw bytes / str written as they are."""
+    with open(path, "wb") as fh:
+        for item in lines:
+            if isinstance(item, dict):
+                item = json.dumps(item)
+            if isinstance(item, str):
+                item = item.encode()
+            fh.write(item + b"\n")
+    return path
+
+
+def row(uid: str, title: str, content: str) -> dict:
+    return {"uid": uid, "title": title, "content": content, "target_ind": [1], "target_rel": [1.0]}

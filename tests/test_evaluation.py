@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from descgen import compare, demo, evaluation, generate, modeling
+
+
+def test_rouge_of_identical_text_is_one_and_of_disjoint_text_is_zero():
+    scores = evaluation.rouge_scores(["the pink tutu", "blue kettle"], ["the pink tutu", "red shoes"])
+    assert scores[0] == {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}
+    assert scores[1] == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+
+
+def test_rouge_on_a_hand_computed_pair():
+    # prediction "a soft pink tutu" vs reference "a pink tutu for girls": 3 shared unigrams
+    # P = 3/4, R = 3/5, F1 = 2PR/(P+R) = 2/3; one shared bigram ("pink tutu"): P = 1/3, R = 1/4, F1 = 2/7
+    score = evaluation.rouge_scores(["a soft pink tutu"], ["a pink tutu for girls"])[0]
+    assert score["rouge1"] == pytest.approx(2 / 3)
+    assert score["rouge2"] == pytest.approx(2 / 7)
+    assert score["rougeL"] == pytest.approx(2 / 3)  # LCS "a pink tutu" = 3
+
+
+def test_rouge_uses_stemming():
+    assert evaluation.rouge_scores(["running shoes"], ["run shoe"])[0]["rouge1"] == 1.0
+
+
+def test_repetition_rate_is_zero_for_fresh_text_and_high_for_a_loop():
+    assert evaluation.repetition_rate("a most interesting book about the sea") == 0.0
+    loop = " ".join(["a most interesting book the times"] * 4)
+    assert evaluation.repetition_rate(loop) == pytest.approx(1 - 6 / 21)
+
+
+def test_stop_rate_counts_outputs_that_ended_on_a_stop_token():
+    rows = [{"uid": str(i), "title": "t", "content": "ref"} for i in range(4)]
+    scored = evaluation.score_rows(rows, ["ref"] * 4, [True, False, True, True], [1.0, 2.0, 3.0, 4.0])
+    summary = evaluation.summarize(scored)
+    assert summary["stop_rate"] == 0.75
+    assert summary["perplexity"] == pytest.approx(np.exp(2.5))
+
+
+def test_bootstrap_ci_brackets_the_true_delta_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    before = rng.normal(0.20, 0.05, 400)
+    after = before + 0.03 + rng.normal(0, 0.02, 400)
+    ci = evaluation.paired_bootstrap(before, after, samples=2000, seed=1)
+    assert ci["ci_low"] < 0.03 < ci["ci_high"]
+    assert ci["ci_low"] > 0  # a real improvement is called significant
+    assert ci == evaluation.paired_bootstrap(before, after, samples=2000, seed=1)
+    assert ci != evaluation.paired_bootstrap(before, after, samples=2000, seed=2)
+
+
+def test_bootstrap_ci_straddles_zero_when_there_is_no_difference():
+    rng = np.random.default_rng(0)
+    before = rng.normal(0.2, 0.05, 300)
+    after = before + rng.normal(0, 0.05, 300)
+    ci = evaluation.paired_bootstrap(before, after, samples=2000, seed=0)
+    assert ci["ci_low"] < 0 < ci["ci_high"]
+
+
+def test_bootstrap_refuses_unpaired_rows():
+    with pytest.raises(ValueError, match="same rows"):
+        evaluation.paired_bootstrap(np.zeros(3), np.zeros(4), samples=10, seed=0)
+
+
+def test_retrieval_floor_picks_the_most_similar_training_title():
+    train_rows = [{"title": "Stainless Steel French Press 34 oz", "content": "coffee"},
+                  {"title": "Girls Ballet Tutu Neon Pink", "content": "tutu"},
+                  {"title": "Cast Iron Skillet 10 Inch", "content": "skillet"}]
+    test_rows = [{"title": "Ballet Tutu for Girls, Pink"}, {"title": "10 inch skillet, cast iron"}]
+    assert [r["content"] for r in evaluation.retrieval_floor(train_rows, test_rows)] == ["tutu", "skillet"]
+
+
+def test_verdict_follows_the_confidence_interval():
+    report = {"delta": {"rougeL": {"mean": 0.02, "ci_low": 0.01, "ci_high": 0.03}},
+              "delta_vs_retrieval": {"rougeL": {"mean": -0.01, "ci_low": -0.03, "ci_high": 0.01}}}
+    assert compare.verdict(report) == {"vs_baseline_rougeL": "better",
+                                       "vs_retrieval_rougeL": "no significant difference"}
+
+
+def test_batched_and_one_at_a_time_greedy_generation_agree(smoke_cfg):
+    model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
+    stops = modeling.stop_token_ids(model, tokenizer)
+    titles = ["Girls Ballet Tutu Neon Pink", "Stainless Steel French Press Coffee Maker, 34 oz",
+              "Kids Magnetic Tiles", "The Art of War (Penguin Classics) Annotated Hardcover Edition"]
+    batched = generate.generate(model, tokenizer, smoke_cfg.prompt, titles, smoke_cfg.eval, stops, batch_size=4)
+    single = [generate.generate(model, tokenizer, smoke_cfg.prompt, [t], smoke_cfg.eval, stops, batch_size=1)[0]
+              for t in titles]
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert all(g.new_tokens > 0 for g in batched)
+
+
+def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
+    model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
+    out = generate.generate(model, tokenizer, smoke_cfg.prompt, ["Tutu"], smoke_cfg.eval,
+                            stop_ids=[-1], max_new_tokens=5)[0]
+    assert out.new_tokens == 5 and out.stopped is False
+
+
+def test_decoding_is_greedy_with_no_repeat_ngrams_by_default(smoke_cfg):
+    kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0)
+    assert kwargs["do_sample"] is False and kwargs["no_repeat_ngram_size"] == 3 and kwargs["eos_token_id"] == [1, 2]
+
+
+def test_demo_runs_headless_and_writes_its_table(tmp_path, tiny_model_dir):
+    from conftest import make_cfg
+    from descgen import prepare, train
+
+    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
+    prepare.run(cfg)
+    train.run(cfg)
+    table = demo.run(cfg)
+    assert list(table.columns) == ["title", "base", "fine-tuned"]
+    assert list(table["title"]) == list(cfg.demo.titles)
+    assert (cfg.outputs_dir / "demo" / "demo.jsonl").exists()

@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from descgen import modeling
+from descgen.config import ConfigError
+
+from conftest import make_cfg
+
+
+def test_default_targets_adapt_all_four_fused_phi3_linears(smoke_cfg):
+    model = modeling.apply_lora(modeling.load_model(smoke_cfg, training=True), smoke_cfg)
+    assert modeling.adapted_modules(model) == {"qkv_proj": 2, "o_proj": 2, "gate_up_proj": 2, "down_proj": 2}
+
+
+def test_trainable_parameter_count_matches_lora_arithmetic(smoke_cfg):
+    model = modeling.apply_lora(modeling.load_model(smoke_cfg, training=True), smoke_cfg)
+    r, hidden, kv, inter, layers = 16, 64, 2 * 16, 128, 2  # head_dim 16: qkv out = 64 + 2 × 2 × 16
+    per_layer = r * (hidden + hidden + 2 * kv) + r * (hidden + hidden) + r * (hidden + 2 * inter) + r * (inter + hidden)
+    assert modeling.count_parameters(model)[0] == layers * per_layer
+
+
+def test_unfused_names_on_phi3_are_refused_with_the_fused_suggestion(tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "lora.target_modules=[q_proj, k_proj, v_proj, o_proj]", model_dir=tiny_model_dir)
+    model = modeling.load_model(cfg, training=True)
+    with pytest.raises(ConfigError, match="'q_proj' matches no linear layer.*use 'qkv_proj'"):
+        modeling.apply_lora(model, cfg)
+
+
+def test_a_target_that_matches_nothing_is_named(tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "lora.target_modules=[qkv_proj, mlp_in]", model_dir=tiny_model_dir)
+    with pytest.raises(ConfigError, match="'mlp_in' matches no linear layer"):
+        modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
+
+
+def test_all_linear_is_accepted(tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "lora.target_modules=all-linear", model_dir=tiny_model_dir)
+    model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
+    assert set(modeling.adapted_modules(model)) == {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
+
+
+def test_stop_ids_are_end_and_endoftext(smoke_cfg):
+    model, tokenizer = modeling.load_model(smoke_cfg), modeling.load_tokenizer(smoke_cfg)
+    assert modeling.stop_token_ids(model, tokenizer) == sorted(tokenizer.convert_tokens_to_ids(["<|end|>", "<|endoftext|>"]))
+
+
+def test_explicit_dtype_is_used(smoke_cfg, tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "model.dtype=bfloat16", model_dir=tiny_model_dir)
+    assert modeling.load_model(cfg).dtype == torch.bfloat16
+    assert modeling.load_model(smoke_cfg).dtype == torch.float32
+
+
+def test_4bit_qlora_loads_and_takes_a_training_step_on_cpu(tmp_path, tiny_model_dir):
+    pytest.importorskip("bitsandbytes")
+    cfg = make_cfg(tmp_path, "model.quantization=4bit", "model.dtype=bfloat16", model_dir=tiny_model_dir)
+    model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
+    assert any(type(m).__name__ == "Linear4bit" for m in model.modules())
+    ids = torch.randint(5, 100, (2, 16))
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    torch.optim.SGD(params, lr=1.0).step()
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(b, p) for b, p in zip(before, params))

@@ -1,0 +1,244 @@
+"""The runner's bookkeeping, with notebook execution replaced by a fake that writes each stage's outputs
+from its inputs; and one real end-to-end `./run_all.sh --profile smoke` in a copy of the repo."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from descgen import pipeline
+from descgen.config import REPO_ROOT, load
+
+
+@pytest.fixture
+def fake_runs(monkeypatch, tmp_path, tiny_model_dir):
+    """Run pipeline.main with a fake executor; returns (main(*extra_args) -> exit code, list of stages run)."""
+    ran: list[str] = []
+
+    def fake_execute(cfg, stage, profile, overrides):
+        ran.append(stage.name)
+        key = json.dumps(pipeline.stage_key(cfg, stage), sort_keys=True)
+        for path in stage.outputs(cfg):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(key)  # deterministic in params and upstream outputs, like a seeded stage
+        nb = pipeline.executed_notebook(cfg, stage)
+        nb.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbformat.v4.new_notebook(), nb)
+        return 0, 1234
+
+    monkeypatch.setattr(pipeline, "execute", fake_execute)
+    base = ["--profile", "smoke", "--set", f"paths.outputs={tmp_path / 'outputs'}",
+            "--set", f"paths.adapter_dir={tmp_path / 'adapter'}", "--set", f"model.name={tiny_model_dir}"]
+
+    def main(*extra):
+        ran.clear()
+        return pipeline.main(base + list(extra))
+
+    return main, ran
+
+
+ALL = ["prepare", "baseline", "train", "compare", "demo"]
+
+
+def test_first_run_runs_every_stage_and_writes_manifests(fake_runs, tmp_path):
+    main, ran = fake_runs
+    assert main() == 0
+    assert ran == ALL
+    manifest = json.loads((tmp_path / "outputs" / "manifests" / "train.json").read_text())
+    for key in ("params_hash", "inputs", "upstream", "outputs", "packages", "git_commit", "started", "ended",
+                "wall_s", "peak_rss_bytes"):
+        assert key in manifest
+
+
+def test_second_run_reruns_nothing(fake_runs):
+    main, ran = fake_runs
+    main()
+    assert main() == 0
+    assert ran == []
+
+
+@pytest.mark.parametrize("change, expected", [
+    ("train.learning_rate=1e-3", ["train", "compare", "demo"]),
+    ("data.n_train=300", ALL),
+    ("eval.max_new_tokens=40", ["baseline", "compare", "demo"]),
+    ("lora.r=8", ["train", "compare", "demo"]),
+    ("demo.titles=[Tutu]", ["demo"]),
+])
+def test_a_changed_param_reruns_exactly_the_stages_that_use_it(fake_runs, change, expected):
+    main, ran = fake_runs
+    main()
+    assert main("--set", change) == 0
+    assert ran == expected
+
+
+def test_a_deleted_artifact_reruns_its_stage(fake_runs, tmp_path):
+    main, ran = fake_runs
+    main()
+    (tmp_path / "outputs" / "eval" / "compare.json").unlink()
+    main()
+    assert ran == ["compare"]  # it rewrites the same content, so nothing downstream moves
+
+
+def test_a_changed_input_file_reruns_from_prepare(fake_runs, tmp_path, tiny_model_dir):
+    main, ran = fake_runs
+    data = tmp_path / "trn.json"
+    shutil.copy(REPO_ROOT / "dataset" / "sample" / "trn.json", data)
+    main("--set", f"data.path={data}")
+    with open(data, "a") as fh:
+        fh.write("\n")
+    main("--set", f"data.path={data}")
+    assert ran[0] == "prepare"
+
+
+def test_force_and_only(fake_runs):
+    main, ran = fake_runs
+    main()
+    main("--force")
+    assert ran == ALL
+    main("--only", "compare")
+    assert ran == ["compare"]
+    main("--from", "train")
+    assert ran == ["train", "compare", "demo"]
+
+
+def test_a_failed_stage_stops_the_run_and_leaves_no_manifest(fake_runs, monkeypatch, tmp_path, capsys):
+    main, ran = fake_runs
+    main()
+
+    def failing(cfg, stage, profile, overrides):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("train.run(cfg)")
+        cell.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
+        nb.cells = [cell]
+        nbformat.write(nb, pipeline.executed_notebook(cfg, stage))
+        return 1, 0
+
+    monkeypatch.setattr(pipeline, "execute", failing)
+    assert main("--only", "train") == 1
+    err = capsys.readouterr().err
+    assert "stage 'train' failed" in err and "cell 0" in err and "ValueError: boom" in err
+    assert "outputs/notebooks/03_train_lora.ipynb" in err or "03_train_lora.ipynb" in err
+    assert not (tmp_path / "outputs" / "manifests" / "train.json").exists()
+
+
+def test_a_stage_interrupted_by_a_signal_leaves_no_manifest(fake_runs, monkeypatch, tmp_path):
+    main, ran = fake_runs
+    main()
+
+    def interrupted(cfg, stage, profile, overrides):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main("--only", "compare")
+    assert not (tmp_path / "outputs" / "manifests" / "compare.json").exists()
+    assert (tmp_path / "outputs" / "manifests" / "train.json").exists()
+
+
+def test_unknown_override_fails_fast_with_the_key_named(capsys):
+    assert pipeline.main(["--set", "lora.rr=8"]) == 2
+    assert "unknown key 'lora.rr'" in capsys.readouterr().err
+
+
+def test_missing_trn_json_stops_at_once_saying_where_to_get_it(tmp_path, capsys):
+    assert pipeline.main(["--set", f"data.path={tmp_path / 'trn.json'}"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "LF-AmazonTitles-1.3MM" in err
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+SECRET = "hf_thisIsNotARealTokenButMustNeverBeWritten"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """./run_all.sh --profile smoke in a fresh copy of the repo (tracked + untracked-not-ignored files)."""
+    copy = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO_ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, copy / name)
+    env = dict(os.environ, HF_TOKEN=SECRET, VIRTUAL_ENV=sys.prefix,
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    again = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
+                           timeout=300)
+    return copy, done, again
+
+
+@pytest.mark.e2e
+def test_smoke_run_executes_every_notebook_without_an_error_cell(smoke_run):
+    copy, _, _ = smoke_run
+    for stage in pipeline.STAGES:
+        executed = copy / "outputs" / "notebooks" / stage.notebook
+        nb = nbformat.read(executed, as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, (stage.name, errors)
+        assert executed.with_suffix(".html").stat().st_size > 10_000
+
+
+@pytest.mark.e2e
+def test_smoke_run_splits_are_disjoint_and_sized(smoke_run):
+    copy, _, _ = smoke_run
+    cfg = load("smoke")
+    uids = {}
+    for name, size in (("train", cfg.data.n_train), ("validation", cfg.data.n_validation), ("test", cfg.data.n_test)):
+        rows = [json.loads(line) for line in open(copy / "outputs" / "data" / f"{name}.jsonl")]
+        assert len(rows) == size
+        uids[name] = {r["uid"] for r in rows}
+    assert not (uids["train"] & uids["test"]) and not (uids["train"] & uids["validation"])
+
+
+@pytest.mark.e2e
+def test_smoke_run_adapter_covers_the_four_fused_modules_and_lowered_eval_loss(smoke_run):
+    from safetensors import safe_open
+
+    copy, _, _ = smoke_run
+    with safe_open(copy / "modelo_finetuned" / "adapter_model.safetensors", "pt") as weights:
+        names = list(weights.keys())
+    for module in ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"):
+        assert any(f".{module}.lora_A" in n for n in names) and any(f".{module}.lora_B" in n for n in names)
+    report = json.loads((copy / "modelo_finetuned" / "training_report.json").read_text())
+    assert report["best_eval_loss"] < report["initial_eval_loss"]
+
+
+@pytest.mark.e2e
+def test_smoke_run_compare_json_scores_both_models_on_the_same_rows(smoke_run):
+    copy, _, _ = smoke_run
+    report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
+    assert report["n"] == load("smoke").data.n_test
+    for name in ("baseline", "finetuned"):
+        for key in ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate"):
+            assert isinstance(report["models"][name][key], float)
+    assert set(report["models"]["retrieval"]) >= {"rouge1", "rouge2", "rougeL"}
+    for key in ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate"):
+        assert set(report["delta"][key]) == {"mean", "ci_low", "ci_high"}
+    base = [json.loads(l)["uid"] for l in open(copy / "outputs" / "eval" / "baseline_predictions.jsonl")]
+    tuned = [json.loads(l)["uid"] for l in open(copy / "outputs" / "eval" / "finetuned_predictions.jsonl")]
+    assert base == tuned
+
+
+@pytest.mark.e2e
+def test_smoke_rerun_is_all_up_to_date(smoke_run):
+    _, _, again = smoke_run
+    assert again.returncode == 0
+    assert again.stdout.count("up to date") >= 5 and "running" not in again.stdout
+
+
+@pytest.mark.e2e
+def test_the_hf_token_is_never_written(smoke_run):
+    copy, done, _ = smoke_run
+    for folder in ("outputs", "modelo_finetuned"):
+        for path in (copy / folder).rglob("*"):
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), path

@@ -1,0 +1,233 @@
+import gzip
+import json
+import random
+import shutil
+
+import pytest
+
+from descgen import prepare
+from descgen.prepare import cap_chars, clean_text, normalise_title
+
+from conftest import make_cfg, row, write_lines
+
+DESC = "A sturdy, well made product that does exactly what the title promises, every day."
+
+
+def long_desc(i: int) -> str:
+    return f"Item number {i} is described here at length. " + DESC
+
+
+def prepare_cfg(tmp_path, data_file, *overrides, n=(3, 1, 1)):
+    return make_cfg(tmp_path, f"data.path={data_file}", f"data.n_train={n[0]}", f"data.n_validation={n[1]}",
+                    f"data.n_test={n[2]}", "data.max_content_chars=null", *overrides)
+
+
+# ---------------------------------------------------------------------------- cleaning
+def test_clean_text_decodes_entities_strips_tags_and_folds_space():
+    assert clean_text("It&#8217;s <b>great</b>&nbsp;&amp;\n\n  cheap<br/>") == "It’s great & cheap"
+
+
+def test_clean_text_decodes_double_encoded_entities():
+    assert clean_text("Rock &amp;#8217;n roll") == "Rock ’n roll"
+
+
+def test_clean_text_turns_line_breaks_into_spaces_and_drops_inline_tags():
+    assert clean_text("One.<br>Two <i>three</i>.<p>Four</p>") == "One. Two three. Four"
+
+
+def test_clean_text_keeps_comparisons_that_are_not_tags():
+    assert clean_text("fits 3 < 5 and 7 > 2") == "fits 3 < 5 and 7 > 2"
+
+
+def test_normalise_title_ignores_case_punctuation_and_spacing():
+    assert normalise_title("Girls' Ballet-Tutu,  NEON pink") == normalise_title("girls ballet tutu neon Pink")
+
+
+def test_cap_chars_cuts_at_a_word_boundary():
+    text, cut = cap_chars("one two three four five", 12)
+    assert (text, cut) == ("one two", True)
+    assert cap_chars("short", 12) == ("short", False)
+
+
+# ---------------------------------------------------------------------------- the funnel, exactly
+def funnel_file(path):
+    lines = [row(f"U{i}", f"Product title {i}", long_desc(i)) for i in range(10)]
+    lines += [
+        b"",                                          # blank_line
+        b"   ",                                       # blank_line
+        b'{"uid": "X1", "title": "broken',           # invalid_json
+        b'{"uid": "X2", "title": "Caf\xe9", "content": "x"}',  # invalid_utf8
+        b"[1, 2, 3]",                                 # not_an_object
+        {"uid": "X3", "content": DESC},              # bad_title (missing)
+        {"uid": "X4", "title": 42, "content": DESC},  # bad_title (not a string)
+        {"uid": "X5", "title": "Fine title here"},   # bad_content (missing)
+        row("D1", "TV", DESC),                        # title_too_short
+        row("D2", "Empty content title", ""),        # content_empty
+        row("D3", "Tags only content", "<br><br>"),  # content_empty after cleaning
+        row("D4", "Short content title", "Too short."),  # content_too_short
+        row("D5", "Echo Title: Product Thing, Long Name", "echo title product thing long name!!!!!!"),  # content_repeats_title
+        row("D6", "Product title 3", long_desc(3)),  # duplicate_pair (same title and content as U3)
+        row("D7", "PRODUCT TITLE 4", "A different description of the same product, long enough to keep."),  # duplicate_title
+    ]
+    return write_lines(path, lines)
+
+
+def test_funnel_counts_every_line_by_reason(tmp_path):
+    cfg = prepare_cfg(tmp_path, funnel_file(tmp_path / "trn.json"))
+    report = prepare.run(cfg).report
+    assert report["lines_read"] == 25
+    assert report["malformed_by_reason"] == {"blank_line": 2, "invalid_utf8": 1, "invalid_json": 1,
+                                             "not_an_object": 1, "bad_title": 2, "bad_content": 1}
+    assert report["malformed"] == 8
+    assert report["dropped"] == {"title_too_short": 1, "content_empty": 2, "content_too_short": 1,
+                                 "content_repeats_title": 1, "duplicate_pair": 1, "duplicate_title": 1}
+    assert report["eligible"] == 10
+    assert report["malformed"] + sum(report["dropped"].values()) + report["eligible"] == report["lines_read"]
+
+
+def test_funnel_reports_offending_line_numbers(tmp_path):
+    cfg = prepare_cfg(tmp_path, funnel_file(tmp_path / "trn.json"))
+    lines = prepare.run(cfg).report["malformed_example_lines"]
+    assert lines["blank_line"] == [11, 12]
+    assert lines["invalid_json"] == [13]
+    assert lines["invalid_utf8"] == [14]
+    assert lines["not_an_object"] == [15]
+    assert lines["bad_title"] == [16, 17]
+
+
+def test_report_and_splits_are_written(tmp_path):
+    cfg = prepare_cfg(tmp_path, funnel_file(tmp_path / "trn.json"))
+    prepare.run(cfg)
+    report = json.loads((cfg.data_dir / "prepare_report.json").read_text())
+    assert report["split_sizes"] == {"train": 3, "validation": 1, "test": 1}
+    for name, size in report["split_sizes"].items():
+        rows = prepare.read_split(cfg, name)
+        assert len(rows) == size and set(rows[0]) == {"uid", "title", "content"}
+
+
+def test_html_is_decoded_in_the_written_splits(tmp_path):
+    data = write_lines(tmp_path / "trn.json", [row(f"U{i}", f"Caf&eacute; Mug {i}", "It&#8217;s <b>big</b>. " + DESC)
+                                               for i in range(5)])
+    cfg = prepare_cfg(tmp_path, data)
+    rows = sum(prepare.run(cfg).splits.values(), [])
+    assert all(r["title"].startswith("Café Mug") and r["content"].startswith("It’s big. ") for r in rows)
+
+
+def test_dedupe_titles_off_keeps_title_variants(tmp_path):
+    cfg = prepare_cfg(tmp_path, funnel_file(tmp_path / "trn.json"), "data.dedupe_titles=false")
+    report = prepare.run(cfg).report
+    assert report["dropped"]["duplicate_title"] == 0
+    assert report["eligible"] == 11
+
+
+# ---------------------------------------------------------------------------- sampling
+def sample_file(path, n=200):
+    return write_lines(path, [row(f"U{i:04d}", f"Product number {i}", long_desc(i)) for i in range(n)])
+
+
+def split_uids(result):
+    return {name: [r["uid"] for r in rows] for name, rows in result.splits.items()}
+
+
+def test_same_seed_gives_same_rows_from_a_shuffled_file(tmp_path):
+    original = sample_file(tmp_path / "trn.json")
+    lines = original.read_bytes().splitlines()
+    random.Random(1).shuffle(lines)
+    shuffled = tmp_path / "shuffled.json"
+    shuffled.write_bytes(b"\n".join(lines) + b"\n")
+    a = prepare.run(prepare_cfg(tmp_path / "a", original, n=(20, 5, 5)))
+    b = prepare.run(prepare_cfg(tmp_path / "b", shuffled, n=(20, 5, 5)))
+    assert split_uids(a) == split_uids(b)
+
+
+def test_other_seed_gives_other_rows(tmp_path):
+    data = sample_file(tmp_path / "trn.json")
+    a = prepare.run(prepare_cfg(tmp_path / "a", data, n=(20, 5, 5)))
+    b = prepare.run(prepare_cfg(tmp_path / "b", data, "data.seed=7", n=(20, 5, 5)))
+    assert split_uids(a)["train"] != split_uids(b)["train"]
+
+
+def test_block_size_and_worker_count_do_not_change_the_sample(tmp_path):
+    data = sample_file(tmp_path / "trn.json")
+    one = prepare.run(prepare_cfg(tmp_path / "a", data, "data.workers=1", "data.read_block_bytes=1048576", n=(20, 5, 5)))
+    two = prepare.run(prepare_cfg(tmp_path / "b", data, "data.workers=2", "data.read_block_bytes=700", n=(20, 5, 5)))
+    assert split_uids(one) == split_uids(two)
+    assert one.report["lines_read"] == two.report["lines_read"] == 200
+
+
+def test_parallel_workers_count_line_numbers_across_ranges(tmp_path):
+    lines = [row(f"U{i}", f"Product number {i}", long_desc(i)) for i in range(100)]
+    lines[80] = b"not json at all"
+    data = write_lines(tmp_path / "trn.json", lines)
+    report = prepare.run(prepare_cfg(tmp_path, data, "data.workers=2", n=(5, 1, 1))).report
+    assert report["malformed_example_lines"]["invalid_json"] == [81]
+
+
+def test_growing_the_file_beyond_the_sample_keeps_lower_ranked_rows(tmp_path):
+    small = prepare.run(prepare_cfg(tmp_path / "a", sample_file(tmp_path / "small.json", 200), n=(20, 5, 5)))
+    large = prepare.run(prepare_cfg(tmp_path / "b", sample_file(tmp_path / "large.json", 400), n=(20, 5, 5)))
+    small_ranks = {r["uid"] for rows in small.splits.values() for r in rows}
+    large_ranks = {r["uid"] for rows in large.splits.values() for r in rows}
+    # rows of the larger file that were also in the smaller one keep their place in the ranking
+    assert {u for u in large_ranks if int(u[1:]) < 200} <= small_ranks
+
+
+def test_splits_are_disjoint_and_sized_as_asked(tmp_path):
+    result = prepare.run(prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(50, 10, 10)))
+    uids = split_uids(result)
+    assert [len(uids[k]) for k in ("train", "validation", "test")] == [50, 10, 10]
+    assert not set(uids["train"]) & set(uids["test"])
+    assert not set(uids["train"]) & set(uids["validation"])
+    assert not set(uids["validation"]) & set(uids["test"])
+
+
+def test_no_held_out_title_leaks_into_train(tmp_path):
+    # every title appears twice with different content; title dedupe off so both copies are eligible
+    lines = []
+    for i in range(60):
+        lines.append(row(f"A{i}", f"Shared title {i}", long_desc(i)))
+        lines.append(row(f"B{i}", f"shared TITLE {i}!", "Another long description for the same product name " + str(i)))
+    data = write_lines(tmp_path / "trn.json", lines)
+    result = prepare.run(prepare_cfg(tmp_path, data, "data.dedupe_titles=false", n=(40, 10, 10)))
+    held_out = {normalise_title(r["title"]) for r in result.splits["test"] + result.splits["validation"]}
+    assert not held_out & {normalise_title(r["title"]) for r in result.splits["train"]}
+    assert result.report["leakage_removed"] > 0
+
+
+def test_official_test_file_supplies_the_test_split(tmp_path):
+    data = sample_file(tmp_path / "trn.json")
+    test_file = write_lines(tmp_path / "tst.json", [row(f"T{i}", f"Test product {i}", long_desc(i)) for i in range(20)])
+    result = prepare.run(prepare_cfg(tmp_path, data, f"data.test_path={test_file}", n=(20, 5, 5)))
+    assert all(r["uid"].startswith("T") for r in result.splits["test"])
+    assert result.report["test_file"]["lines_read"] == 20
+
+
+def test_gzip_input_gives_the_same_result(tmp_path):
+    data = sample_file(tmp_path / "trn.json")
+    with open(data, "rb") as src, gzip.open(tmp_path / "trn.json.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    plain = prepare.run(prepare_cfg(tmp_path / "a", data, n=(20, 5, 5)))
+    packed = prepare.run(prepare_cfg(tmp_path / "b", tmp_path / "trn.json.gz", n=(20, 5, 5)))
+    assert split_uids(plain) == split_uids(packed)
+    assert plain.report["lines_read"] == packed.report["lines_read"]
+
+
+def test_too_few_rows_is_a_clear_error(tmp_path):
+    cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json", 20), n=(50, 5, 5))
+    with pytest.raises(ValueError, match=r"not enough eligible rows .*train: 10 of 50"):
+        prepare.run(cfg)
+
+
+def test_content_cap_is_applied_to_the_sample(tmp_path):
+    cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), "data.max_content_chars=60", n=(20, 5, 5))
+    result = prepare.run(cfg)
+    assert all(len(r["content"]) <= 60 for rows in result.splits.values() for r in rows)
+    assert result.report["content_truncated"] == 30
+
+
+def test_bundled_sample_runs_and_conserves_lines(tmp_path):
+    cfg = make_cfg(tmp_path)
+    report = prepare.run(cfg).report
+    assert report["lines_read"] == sum(1 for _ in open(cfg.resolve(cfg.data.path), "rb"))
+    assert report["malformed"] + sum(report["dropped"].values()) + report["eligible"] == report["lines_read"]
+    assert report["malformed"] == 7

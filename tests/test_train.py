@@ -1,0 +1,112 @@
+import json
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from descgen import generate, modeling, prepare, train
+from descgen.prompts import encode_example
+
+from conftest import make_cfg
+
+
+@pytest.fixture
+def prepared(tmp_path, tiny_model_dir):
+    def build(*overrides):
+        cfg = make_cfg(tmp_path, *overrides, model_dir=tiny_model_dir)
+        prepare.run(cfg)
+        return cfg
+    return build
+
+
+def test_chunked_description_loss_equals_the_standard_causal_lm_loss(smoke_cfg):
+    tokenizer = modeling.load_tokenizer(smoke_cfg)
+    model = modeling.load_model(smoke_cfg)
+    examples = [encode_example(tokenizer, smoke_cfg.prompt, t, d, 160)
+                for t, d in [("Tutu", "Pink and fluffy."), ("French Press", "Makes rich coffee every morning.")]]
+    batch = train.PadCollator(tokenizer.pad_token_id)([vars(e) for e in examples])
+    reference = model(**batch).loss
+    for chunk in (3, 1024):
+        total, count = train.description_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], chunk)
+        assert count == sum(e.n_target_tokens for e in examples)
+        assert torch.allclose(total / count, reference, atol=1e-5)
+
+
+def test_training_lowers_validation_loss_and_writes_the_report(prepared):
+    cfg = prepared()
+    report = train.run(cfg)
+    assert report["best_eval_loss"] < report["initial_eval_loss"]
+    assert report["final_step"] == report["max_steps"] == 75  # 400 rows / 16 per step × 3 epochs
+    assert report["adapted_modules"] == {"qkv_proj": 2, "o_proj": 2, "gate_up_proj": 2, "down_proj": 2}
+    saved = json.loads((cfg.adapter_dir / "training_report.json").read_text())
+    for key in ("trainable_params", "target_modules", "initial_eval_loss", "best_eval_loss", "final_step",
+                "train_tokens_per_s", "peak_memory_bytes", "wall_s"):
+        assert key in saved
+    assert (cfg.adapter_dir / "adapter_model.safetensors").exists()
+    assert (cfg.adapter_dir / "params_used.yaml").exists()
+    assert (cfg.adapter_dir / "tokenizer.json").exists()
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt(f"simulated crash at step {self.step}")
+
+
+def test_an_interrupted_run_resumes_and_ends_at_the_same_step(prepared):
+    cfg = prepared("train.epochs=1.0", "train.eval_steps=10", "train.save_steps=10")
+    with pytest.raises(KeyboardInterrupt):
+        train.run(cfg, callbacks=[StopAt(13)])
+    assert not (cfg.adapter_dir / "adapter_model.safetensors").exists()  # nothing that looks finished
+    report = train.run(cfg)
+    assert report["resumed_from"].endswith("checkpoint-10")
+    assert report["final_step"] == 25
+
+
+def test_resume_false_starts_over(prepared):
+    cfg = prepared("train.epochs=1.0", "train.eval_steps=10", "train.save_steps=10")
+    with pytest.raises(KeyboardInterrupt):
+        train.run(cfg, callbacks=[StopAt(13)])
+    fresh = make_cfg(cfg.outputs_dir.parent, "train.epochs=1.0", "train.eval_steps=10", "train.save_steps=10",
+                     "train.resume=false", f"model.name={cfg.model.name}")
+    assert train.run(fresh)["resumed_from"] is None
+
+
+def test_saved_adapter_reloads_with_peft_and_generates_the_same_text(prepared):
+    from peft import PeftModel
+
+    cfg = prepared("train.epochs=1.0")
+    train.run(cfg)
+    tokenizer = modeling.load_tokenizer(cfg)
+    live = PeftModel.from_pretrained(modeling.load_model(cfg), str(cfg.adapter_dir)).eval()
+    stops = modeling.stop_token_ids(live, tokenizer)
+    titles = ["Girls Ballet Tutu Neon Pink", "Cast Iron Skillet 10 Inch"]
+    first = generate.generate(live, tokenizer, cfg.prompt, titles, cfg.eval, stops)
+    again, tokenizer2 = modeling.load_for_inference(cfg, adapter=True)
+    second = generate.generate(again, tokenizer2, cfg.prompt, titles, cfg.eval, stops)
+    assert [g.text for g in first] == [g.text for g in second]
+    base = generate.generate(again, tokenizer2, cfg.prompt, titles, cfg.eval, stops, base=True)
+    assert [g.text for g in base] != [g.text for g in second]  # the adapter changes what is written
+
+
+def test_an_adapter_from_other_params_is_kept_not_overwritten(prepared, tmp_path):
+    cfg = prepared("train.max_steps=3", "train.eval_steps=3", "train.save_steps=3")
+    first = train.run(cfg)
+    other = make_cfg(tmp_path, "train.max_steps=3", "train.eval_steps=3", "train.save_steps=3",
+                     "train.learning_rate=1e-3", f"model.name={cfg.model.name}")
+    train.run(other)
+    kept = cfg.outputs_dir / "runs" / first["params_hash"]
+    assert json.loads((kept / "training_report.json").read_text())["params_hash"] == first["params_hash"]
+    assert (kept / "adapter_model.safetensors").exists()
+
+
+def test_qlora_4bit_trains_through_the_pipeline_on_cpu(prepared):
+    pytest.importorskip("bitsandbytes")
+    cfg = prepared("model.quantization=4bit", "model.dtype=bfloat16", "train.max_steps=2", "train.eval_steps=2",
+                   "train.save_steps=2")
+    report = train.run(cfg)
+    assert report["final_step"] == 2 and report["quantization"] == "4bit"
+    assert (cfg.adapter_dir / "adapter_model.safetensors").exists()
