@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from descgen import prepare
-from descgen.prepare import cap_chars, clean_text, normalise_title
+from descgen.prepare import cap_chars, clean_text, title_key
 
 from conftest import make_cfg, row, write_lines
 
@@ -39,8 +39,10 @@ def test_clean_text_keeps_comparisons_that_are_not_tags():
     assert clean_text("fits 3 < 5 and 7 > 2") == "fits 3 < 5 and 7 > 2"
 
 
-def test_normalise_title_ignores_case_punctuation_and_spacing():
-    assert normalise_title("Girls' Ballet-Tutu,  NEON pink") == normalise_title("girls ballet tutu neon Pink")
+def test_title_key_ignores_case_punctuation_and_spacing():
+    assert title_key("Girls' Ballet-Tutu,  NEON pink") == title_key("girls ballet tutu neon Pink")
+    assert title_key("Café’s Mug — Blue") == title_key("cafés mug blue")
+    assert title_key("Tutu 2") != title_key("Tutu 3")
 
 
 def test_cap_chars_cuts_at_a_word_boundary():
@@ -189,8 +191,8 @@ def test_no_held_out_title_leaks_into_train(tmp_path):
         lines.append(row(f"B{i}", f"shared TITLE {i}!", "Another long description for the same product name " + str(i)))
     data = write_lines(tmp_path / "trn.json", lines)
     result = prepare.run(prepare_cfg(tmp_path, data, "data.dedupe_titles=false", n=(40, 10, 10)))
-    held_out = {normalise_title(r["title"]) for r in result.splits["test"] + result.splits["validation"]}
-    assert not held_out & {normalise_title(r["title"]) for r in result.splits["train"]}
+    held_out = {title_key(r["title"]) for r in result.splits["test"] + result.splits["validation"]}
+    assert not held_out & {title_key(r["title"]) for r in result.splits["train"]}
     assert result.report["leakage_removed"] > 0
 
 
@@ -231,3 +233,12 @@ def test_bundled_sample_runs_and_conserves_lines(tmp_path):
     assert report["lines_read"] == sum(1 for _ in open(cfg.resolve(cfg.data.path), "rb"))
     assert report["malformed"] + sum(report["dropped"].values()) + report["eligible"] == report["lines_read"]
     assert report["malformed"] == 7
+
+
+@pytest.mark.parametrize("raw", ["Two  spaces here", "Line\nbreak", "Tab\there", "No\u00a0break", "Edge space "])
+def test_whitespace_is_folded_whatever_the_raw_line_looks_like(tmp_path, raw):
+    content = f"{raw} {DESC}"
+    data = write_lines(tmp_path / "trn.json", [row(f"U{i}", f"{raw} title {i}", content) for i in range(5)])
+    rows = sum(prepare.run(prepare_cfg(tmp_path, data)).splits.values(), [])
+    assert all(r["content"] == " ".join(content.split()) for r in rows)
+    assert all(r["title"] == " ".join(r["title"].split()) for r in rows)

@@ -1,0 +1,279 @@
+"""Training throughput and memory: our recipe vs the seeds' recipe.
+
+    python bench/train_bench.py --device cpu                # SmolLM2-135M (cpu profile), same rows for both
+    python bench/train_bench.py --device cpu --profile smoke
+    python bench/train_bench.py --device cuda               # Phi-4-mini-shaped random model, 16 GiB cap
+
+Recipes
+  ours:  dynamic padding of length-grouped batches, loss (and logits) on description tokens only, computed in
+         chunks, weights in the fast dtype (bf16 where the hardware is fast at it), gradient checkpointing on GPU.
+  seeds: every example padded to max_seq_len, loss on all tokens (full logits), fp32 on CPU (bf16 on the GPU,
+         where fp32 weights of 3.8 B params would not fit 16 GB anyway).
+The figure of merit is description tokens per second: the tokens the model is actually taught to write.
+
+--device cuda builds a randomly initialised model with Phi-4-mini's exact config (hidden 3072, 32 layers,
+24 heads, 8 KV heads, intermediate 8192, vocab 200,064, tied embeddings, partial rotary 0.75): no download.
+It runs bf16 LoRA and 4-bit QLoRA at several micro-batch sizes under a 16 GiB cap and prints peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from descgen import config, modeling  # noqa: E402
+from descgen.prompts import IGNORE_INDEX, encode_example  # noqa: E402
+from descgen.train import PadCollator, description_nll  # noqa: E402
+
+PHI4_MINI = dict(vocab_size=200_064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+                 num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=131_072,
+                 original_max_position_embeddings=4096, tie_word_embeddings=True,
+                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.75},
+                 bos_token_id=199_999, eos_token_id=[200_020, 199_999], pad_token_id=199_999)
+
+
+# ------------------------------------------------------------------------------------------ batches
+def ours_batches(examples, micro_batch: int, pad_id: int):
+    """Length-grouped (sorted) batches, padded to the longest row (multiple of 8)."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
+    collate = PadCollator(pad_id)
+    return [collate([examples[i] for i in order[s:s + micro_batch]]) for s in range(0, len(order), micro_batch)]
+
+
+def seeds_batches(examples, micro_batch: int, pad_id: int, max_len: int):
+    """Every row padded to max_len; labels = input ids with every pad-id token masked, as
+    DataCollatorForLanguageModeling does (which also masks the EOS, since pad = eos)."""
+    batches = []
+    for s in range(0, len(examples), micro_batch):
+        rows = examples[s:s + micro_batch]
+        ids = torch.full((len(rows), max_len), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, e in enumerate(rows):
+            ids[r, :len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            mask[r, :len(e["input_ids"])] = 1
+        labels = ids.clone()
+        labels[labels == pad_id] = IGNORE_INDEX
+        batches.append({"input_ids": ids, "attention_mask": mask, "labels": labels})
+    return batches
+
+
+def step_loss(recipe: str, model, batch, chunk: int):
+    if recipe == "ours":
+        causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+        total, count = description_nll(causal_lm, batch["input_ids"], batch["attention_mask"], batch["labels"], chunk)
+        return total / max(count, 1)
+    return model(**batch).loss
+
+
+def timed_steps(recipe, model, batches, description_tokens, steps, chunk, autocast_dtype, device):
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    model.train()
+
+    def one(batch):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            loss = step_loss(recipe, model, batch, chunk)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    one(batches[0])  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    done_desc = done_tokens = 0
+    for i in range(steps):
+        batch = batches[(i + 1) % len(batches)]
+        one(batch)
+        done_desc += description_tokens[(i + 1) % len(batches)]
+        done_tokens += int(batch["attention_mask"].sum())
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    return {"steps": steps, "seconds": seconds, "description_tokens_per_s": done_desc / seconds,
+            "tokens_per_s": done_tokens / seconds}
+
+
+# ------------------------------------------------------------------------------------------ cpu: recipes compared
+def cpu_run(recipe: str, profile: str, rows: int, steps: int, micro_batch: int) -> dict:
+    cfg = config.load(profile, ["model.dtype=float32"] if recipe == "seeds" else [])
+    torch.manual_seed(0)
+    tokenizer = modeling.load_tokenizer(cfg)
+    model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
+    from descgen.prepare import read_split
+
+    data = read_split(cfg, "train")[:rows]
+    examples = [vars(encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len))
+                for r in data]
+    if recipe == "ours":
+        batches = ours_batches(examples, micro_batch, tokenizer.pad_token_id)
+        dtype = modeling.compute_dtype(cfg)
+        autocast = dtype if dtype != torch.float32 else None
+    else:
+        batches = seeds_batches(examples, micro_batch, tokenizer.pad_token_id, cfg.train.max_seq_len)
+        autocast = None
+    # the useful work in each batch: its description tokens (same rows in both recipes, counted the same way)
+    description = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) if recipe == "ours" else None for b in batches]
+    if recipe == "seeds":
+        ours_view = [examples[s:s + micro_batch] for s in range(0, len(examples), micro_batch)]
+        description = [sum(sum(1 for t in e["labels"] if t != IGNORE_INDEX) for e in rows_) for rows_ in ours_view]
+    result = timed_steps(recipe, model, batches, description, steps, cfg.train.loss_chunk_tokens, autocast,
+                         torch.device("cpu"))
+    result.update(recipe=recipe, model=cfg.model.name, dtype=str(modeling.compute_dtype(cfg)), micro_batch=micro_batch)
+    return result
+
+
+def cpu_compare(args) -> None:
+    cfg = config.load(args.profile)
+    modeling.ensure_local_model(cfg)
+    from descgen import prepare
+
+    if not (cfg.data_dir / "train.jsonl").exists():
+        prepare.run(cfg)
+    results = []
+    for recipe in ("ours", "seeds"):
+        command = [sys.executable, __file__, "--child", recipe, "--profile", args.profile, "--rows", str(args.rows),
+                   "--steps", str(args.steps), "--micro-batch", str(args.micro_batch)]
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        out = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{recipe} failed")
+        result = json.loads(out.strip().splitlines()[-1])
+        result["peak_rss_bytes"] = usage.ru_maxrss * 1024
+        results.append(result)
+    print(f"\n{'recipe':<7} {'dtype':<15} {'desc tok/s':>11} {'all tok/s':>10} {'peak RSS GB':>12}")
+    for r in results:
+        print(f"{r['recipe']:<7} {r['dtype']:<15} {r['description_tokens_per_s']:11.1f} {r['tokens_per_s']:10.1f} "
+              f"{r['peak_rss_bytes'] / 1e9:12.2f}")
+    ours, seeds = results
+    print(f"\nours: {ours['description_tokens_per_s'] / seeds['description_tokens_per_s']:.1f}x the description "
+          f"tokens/s of the seeds' recipe, {seeds['peak_rss_bytes'] / ours['peak_rss_bytes']:.2f}x less peak RSS "
+          f"({ours['model']}, micro-batch {ours['micro_batch']}, {ours['steps']} steps)")
+
+
+# ------------------------------------------------------------------------------------------ cuda: Phi-4-mini shape
+def synthetic_examples(n: int, max_len: int, seed: int = 0) -> list[dict]:
+    """Prompt ~40 tokens (masked) + a description of log-normal length (median ~180 tokens), like trn.json rows."""
+    g = torch.Generator().manual_seed(seed)
+    examples = []
+    for _ in range(n):
+        prompt = int(torch.randint(30, 50, (1,), generator=g))
+        desc = int(min(max_len - prompt, max(8, torch.empty(1).log_normal_(5.2, 0.6, generator=g).item())))
+        ids = torch.randint(10, 199_000, (prompt + desc,), generator=g).tolist()
+        examples.append({"input_ids": ids, "labels": [IGNORE_INDEX] * prompt + ids[prompt:]})
+    return examples
+
+
+def cuda_bench(args) -> None:
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, Phi3Config, Phi3ForCausalLM
+
+    device = torch.device("cuda")
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, args.cap_gib * 2**30 / total))
+    name = torch.cuda.get_device_name(0)
+    shape = dict(PHI4_MINI, num_hidden_layers=args.layers)
+    weights = Path(args.scratch) / f"phi4-mini-random-{args.layers}l"
+    if not (weights / "config.json").exists():
+        torch.manual_seed(0)
+        with torch.device(device):
+            model = Phi3ForCausalLM(Phi3Config(**shape)).to(torch.bfloat16)
+        model.save_pretrained(weights)
+        del model
+        gc.collect()
+        torch.cuda.empty_cache()
+    examples = synthetic_examples(args.rows, args.seq)
+    targets = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+    results = []
+    for quant in args.quant:
+        kwargs = {"dtype": torch.bfloat16, "device_map": {"": 0}, "attn_implementation": "sdpa"}
+        if quant == "4bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                               bnb_4bit_use_double_quant=True,
+                                                               bnb_4bit_compute_dtype=torch.bfloat16)
+        for recipe in ("ours", "seeds"):
+            for micro in args.micro_batches:
+                gc.collect()
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+                row = {"gpu": name, "quantization": quant, "recipe": recipe, "micro_batch": micro, "seq": args.seq}
+                try:
+                    model = AutoModelForCausalLM.from_pretrained(weights, **kwargs)
+                    model.config.use_cache = False
+                    if quant == "4bit":
+                        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recipe == "ours",
+                                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+                    elif recipe == "ours":
+                        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
+                                                             target_modules=targets, task_type="CAUSAL_LM"))
+                    if recipe == "ours":
+                        batches = ours_batches(examples, micro, PHI4_MINI["pad_token_id"])
+                    else:
+                        batches = seeds_batches(examples, micro, PHI4_MINI["pad_token_id"], args.seq)
+                    description = [sum(sum(1 for t in e["labels"] if t != IGNORE_INDEX)
+                                       for e in examples[s:s + micro]) for s in range(0, len(examples), micro)]
+                    if recipe == "ours":  # sorted batches: count their own rows
+                        description = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches]
+                    row.update(timed_steps(recipe, model, batches, description, args.steps, 1024, None, device))
+                    row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                except torch.cuda.OutOfMemoryError:
+                    row["oom"] = True
+                finally:
+                    model = None
+                results.append(row)
+                print(json.dumps(row), flush=True)
+    print(f"\n{name}, cap {args.cap_gib} GiB, seq {args.seq}")
+    print(f"{'quant':<6} {'recipe':<6} {'micro':>5} {'peak GiB':>9} {'desc tok/s':>11} {'all tok/s':>10}")
+    for r in results:
+        if r.get("oom"):
+            print(f"{r['quantization']:<6} {r['recipe']:<6} {r['micro_batch']:>5} {'OOM':>9}")
+        else:
+            print(f"{r['quantization']:<6} {r['recipe']:<6} {r['micro_batch']:>5} {r['peak_memory_gib']:9.2f} "
+                  f"{r['description_tokens_per_s']:11.0f} {r['tokens_per_s']:10.0f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--rows", type=int, default=96)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--micro-batch", type=int, default=8)
+    parser.add_argument("--child", choices=["ours", "seeds"], help=argparse.SUPPRESS)
+    # cuda
+    parser.add_argument("--micro-batches", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--quant", nargs="+", default=["none", "4bit"])
+    parser.add_argument("--seq", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=32)
+    parser.add_argument("--cap-gib", type=float, default=16.0)
+    parser.add_argument("--scratch", default="/tmp")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(cpu_run(args.child, args.profile, args.rows, args.steps, args.micro_batch)))
+    elif args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda needs a CUDA GPU")
+        cuda_bench(args)
+    else:
+        cpu_compare(args)
+
+
+if __name__ == "__main__":
+    main()
