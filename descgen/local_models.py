@@ -98,9 +98,13 @@ def build_tiny_phi3(out_dir: Path, sample_file: Path | None = None, vocab_size: 
     model.generation_config.eos_token_id = [end_id, eos_id]  # as Phi-4-mini's generation_config.json
     model.generation_config.pad_token_id = eos_id
 
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=_parent(out_dir)))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
+    staging = _staging(out_dir)
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return replace_dir(staging, out_dir)
 
 
@@ -132,7 +136,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=_parent(out_dir)))
+    staging = _staging(out_dir)
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
@@ -156,9 +160,12 @@ def _check_generates(folder: Path) -> None:
         raise RuntimeError(f"converted model in {folder} generated nothing")
 
 
-def _parent(out_dir: Path) -> Path:
+def _staging(out_dir: Path) -> Path:
+    """A fresh folder beside `out_dir` (same filesystem, so the final rename is atomic)."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return out_dir.parent
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
+    return staging
 
 
 def main() -> None:

@@ -362,8 +362,13 @@ def run(cfg: Config) -> PrepareResult:
 
     need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
     keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
+    phases = {}
     while True:
-        scanned = merge(scan_file(source, data, keep), data)
+        t0 = time.perf_counter()
+        results = scan_file(source, data, keep)
+        phases["scan_s"] = time.perf_counter() - t0
+        scanned = merge(results, data)
+        phases["merge_s"] = time.perf_counter() - t0 - phases["scan_s"]
         if len(scanned.candidates) >= need + data.n_test or not scanned.may_have_more:
             break
         keep *= 4  # a duplicate-heavy head of the ranking ate the head-room: rescan keeping more
@@ -386,11 +391,14 @@ def run(cfg: Config) -> PrepareResult:
         report["test_source"] = str(data.test_path)
     report["wall_s"] = round(time.perf_counter() - started, 3)
 
+    t0 = time.perf_counter()
     out_dir = cfg.data_dir
     for name, rows in splits.items():
         atomic_write_jsonl(out_dir / f"{name}.jsonl", ({"uid": r["uid"], "title": r["title"],
                                                         "content": r["content"]} for r in rows))
     atomic_write_json(out_dir / "lengths.json", scanned.lengths)
+    phases["write_s"] = time.perf_counter() - t0
+    report["phase_s"] = {k: round(v, 3) for k, v in phases.items()}
     atomic_write_json(out_dir / "prepare_report.json", report)
     return PrepareResult(report, splits, scanned.lengths)
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from descgen import compare, demo, evaluation, generate, modeling
 
@@ -111,3 +112,18 @@ def test_demo_runs_headless_and_writes_its_table(tmp_path, tiny_model_dir):
     assert list(table.columns) == ["title", "base", "fine-tuned"]
     assert list(table["title"]) == list(cfg.demo.titles)
     assert (cfg.outputs_dir / "demo" / "demo.jsonl").exists()
+
+
+def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(tmp_path, tiny_model_dir):
+    from conftest import make_cfg
+    from descgen import prepare, train
+
+    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
+    rows = prepare.run(cfg).splits["test"][:4]
+    train.run(cfg)
+    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    evaluation.evaluate_model(cfg, model, tokenizer, rows, "finetuned")
+    after = model.state_dict()
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
+    assert not any(getattr(m, "merged", False) for m in model.modules())

@@ -110,3 +110,18 @@ def test_qlora_4bit_trains_through_the_pipeline_on_cpu(prepared):
     report = train.run(cfg)
     assert report["final_step"] == 2 and report["quantization"] == "4bit"
     assert (cfg.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_merge_writes_a_plain_model_that_generates_like_the_adapter(prepared):
+    from transformers import AutoModelForCausalLM
+
+    cfg = prepared("train.max_steps=4", "train.eval_steps=2", "train.save_steps=2", "train.merge=true")
+    train.run(cfg)
+    merged_dir = cfg.adapter_dir / "merged"
+    assert (merged_dir / "model.safetensors").exists() and (merged_dir / "tokenizer.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
+    adapted, tokenizer = modeling.load_for_inference(cfg, adapter=True)
+    stops = modeling.stop_token_ids(adapted, tokenizer)
+    titles = ["Girls Ballet Tutu Neon Pink"]
+    assert ([g.text for g in generate.generate(merged, tokenizer, cfg.prompt, titles, cfg.eval, stops)]
+            == [g.text for g in generate.generate(adapted, tokenizer, cfg.prompt, titles, cfg.eval, stops)])
