@@ -335,11 +335,14 @@ def _lowest_rank_per_key(keys: np.ndarray, by_rank: np.ndarray, among: np.ndarra
 
 
 def _histogram(results: list[ScanResult], name: str, mask: np.ndarray | None = None) -> list[int]:
-    values = np.concatenate([np.frombuffer(getattr(r, name), dtype=np.uint32) for r in results])
+    values = np.concatenate([np.frombuffer(getattr(r, name), dtype=np.uint32) for r in results]).astype(np.int64)
     if mask is not None:
         values = values[mask]
-    counts, _ = np.histogram(np.minimum(values, LENGTH_BINS[-1] - 1), bins=LENGTH_BINS)
-    return counts.tolist()
+    # LENGTH_BINS is 25-char bins up to 2,000 then 500-char bins: the bin index is arithmetic, and a bincount
+    # over 2.25 M lengths costs ~10 ms where np.histogram's binary search costs ~100 ms.
+    fine = len(np.arange(0, 2000, 25))
+    index = np.where(values < 2000, values // 25, fine + (values - 2000) // 500)
+    return np.bincount(np.minimum(index, len(LENGTH_BINS) - 2), minlength=len(LENGTH_BINS) - 1).tolist()
 
 
 # ------------------------------------------------------------------------------------------ the stage

@@ -155,16 +155,21 @@ def test_missing_trn_json_stops_at_once_saying_where_to_get_it(tmp_path, capsys)
 SECRET = "hf_thisIsNotARealTokenButMustNeverBeWritten"
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """./run_all.sh --profile smoke in a fresh copy of the repo (tracked + untracked-not-ignored files)."""
-    copy = tmp_path_factory.mktemp("repo")
+def copy_repo(target: Path) -> Path:
+    """What a fresh clone holds: tracked files and untracked ones git does not ignore."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
     for name in files:
         if (REPO_ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, copy / name)
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """./run_all.sh --profile smoke in a fresh copy of the repo (tracked + untracked-not-ignored files)."""
+    copy = copy_repo(tmp_path_factory.mktemp("repo"))
     env = dict(os.environ, HF_TOKEN=SECRET, VIRTUAL_ENV=sys.prefix,
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("PYTHONPATH", None)

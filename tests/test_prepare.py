@@ -242,3 +242,16 @@ def test_whitespace_is_folded_whatever_the_raw_line_looks_like(tmp_path, raw):
     rows = sum(prepare.run(prepare_cfg(tmp_path, data)).splits.values(), [])
     assert all(r["content"] == " ".join(content.split()) for r in rows)
     assert all(r["title"] == " ".join(r["title"].split()) for r in rows)
+
+
+def test_length_histogram_matches_numpy_on_the_declared_bins():
+    from array import array
+
+    import numpy as np
+
+    from descgen.prepare import LENGTH_BINS, ScanResult, _histogram
+
+    lengths = np.random.default_rng(0).integers(0, 30_000, 10_000)
+    result = ScanResult(raw_title_len=array("I", lengths.tolist()))
+    expected, _ = np.histogram(np.minimum(lengths, LENGTH_BINS[-1] - 1), bins=LENGTH_BINS)
+    assert _histogram([result], "raw_title_len") == expected.tolist()
