@@ -36,11 +36,7 @@ from descgen import config, modeling  # noqa: E402
 from descgen.prompts import IGNORE_INDEX, encode_example  # noqa: E402
 from descgen.train import PadCollator, description_nll  # noqa: E402
 
-PHI4_MINI = dict(vocab_size=200_064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
-                 num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=131_072,
-                 original_max_position_embeddings=4096, tie_word_embeddings=True,
-                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.75},
-                 bos_token_id=199_999, eos_token_id=[200_020, 199_999], pad_token_id=199_999)
+PHI4_MINI = modeling.PHI4_MINI_ARCHITECTURE
 
 
 # ------------------------------------------------------------------------------------------ batches
@@ -182,19 +178,22 @@ def cuda_bench(args) -> None:
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig, Phi3Config, Phi3ForCausalLM
 
     device = torch.device("cuda")
-    total = torch.cuda.get_device_properties(0).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, args.cap_gib * 2**30 / total))
     name = torch.cuda.get_device_name(0)
     shape = dict(PHI4_MINI, num_hidden_layers=args.layers)
     weights = Path(args.scratch) / f"phi4-mini-random-{args.layers}l"
     if not (weights / "config.json").exists():
+        # built straight in bf16 (7.7 GB; fp32 would be 15.3 GB) and saved once, so the 4-bit runs can load it
+        # through from_pretrained + BitsAndBytesConfig like the real checkpoint
         torch.manual_seed(0)
         with torch.device(device):
-            model = Phi3ForCausalLM(Phi3Config(**shape)).to(torch.bfloat16)
+            model = Phi3ForCausalLM._from_config(Phi3Config(**shape), dtype=torch.bfloat16)
         model.save_pretrained(weights)
         del model
         gc.collect()
         torch.cuda.empty_cache()
+    # the cap applies to the training runs only: what a 16 GB card would allow
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, args.cap_gib * 2**30 / total))
     examples = synthetic_examples(args.rows, args.seq)
     targets = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
     results = []

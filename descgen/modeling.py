@@ -19,6 +19,17 @@ FUSED_EQUIVALENTS = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_
                      "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj"}
 
 
+# microsoft/Phi-4-mini-instruct's config.json, as Phi3Config arguments: lets tests and benchmarks build the
+# real architecture (on the meta device, or randomly initialised on a GPU) without downloading 7.7 GB.
+PHI4_MINI_ARCHITECTURE = dict(
+    vocab_size=200_064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+    num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=131_072,
+    original_max_position_embeddings=4096, tie_word_embeddings=True,
+    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.75},
+    bos_token_id=199_999, eos_token_id=[200_020, 199_999], pad_token_id=199_999,
+)
+
+
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

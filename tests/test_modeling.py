@@ -62,3 +62,18 @@ def test_4bit_qlora_loads_and_takes_a_training_step_on_cpu(tmp_path, tiny_model_
     torch.optim.SGD(params, lr=1.0).step()
     assert torch.isfinite(loss)
     assert any(not torch.equal(b, p) for b, p in zip(before, params))
+
+
+def test_default_profile_lora_on_phi4_minis_real_architecture_trains_23m_params():
+    """Phi-4-mini's exact shape on the meta device (no weights, no download) with the default params."""
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    from descgen import config
+
+    with torch.device("meta"):
+        model = Phi3ForCausalLM(Phi3Config(**modeling.PHI4_MINI_ARCHITECTURE))
+    assert sum(p.numel() for p in model.parameters()) == 3_836_021_760
+    peft_model = modeling.apply_lora(model, config.load())
+    # per layer r × (in + out): qkv 16·(3072+5120) + o 16·(3072+3072) + gate_up 16·(3072+16384) + down 16·(8192+3072)
+    assert modeling.count_parameters(peft_model)[0] == 32 * 16 * (8192 + 6144 + 19456 + 11264) == 23_068_672
+    assert modeling.adapted_modules(peft_model) == {"qkv_proj": 32, "o_proj": 32, "gate_up_proj": 32, "down_proj": 32}
