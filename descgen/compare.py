@@ -130,8 +130,11 @@ def plot_rouge_scatter(rows: list[dict]):
     before = [r["rougeL_baseline"] for r in rows]
     after = [r["rougeL_finetuned"] for r in rows]
     fig, ax = plt.subplots(figsize=(5, 5))
+    top = max(before + after + [0.05]) * 1.05
     ax.scatter(before, after, s=12, alpha=0.6)
-    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.plot([0, top], [0, top], "k--", lw=1)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
     ax.set_xlabel("baseline ROUGE-L")
     ax.set_ylabel("fine-tuned ROUGE-L")
     ax.set_title("per example: above the line = improved")
