@@ -359,9 +359,10 @@ def run(cfg: Config) -> PrepareResult:
     started = time.perf_counter()
     source = cfg.resolve(data.path)
     test_source = cfg.resolve(data.test_path) if data.test_path else None
-    for path in filter(None, (source, test_source)):
-        if not path.exists():
-            raise FileNotFoundError(f"data file not found: {path}")
+    from .config import missing_data_message
+
+    if message := missing_data_message(cfg):
+        raise FileNotFoundError(message)
 
     need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
     keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal

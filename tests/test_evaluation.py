@@ -127,3 +127,21 @@ def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(tmp_path, tin
     after = model.state_dict()
     assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
     assert not any(getattr(m, "merged", False) for m in model.modules())
+
+
+def test_demo_widget_generates_both_answers_on_click(tmp_path, tiny_model_dir):
+    from conftest import make_cfg
+    from descgen import prepare, train
+
+    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
+    prepare.run(cfg)
+    train.run(cfg)
+    model, tokenizer, stops = demo.load(cfg)
+    ui = demo.widget(cfg, model, tokenizer, stops)
+    title, controls, button, answers = ui.children
+    title.value = "Cast Iron Skillet 10 Inch"
+    controls.children[2].value = 16  # max tokens
+    button.click()
+    base_html, tuned_html = (box.children[0].value for box in answers.children)
+    assert base_html.startswith("<b>base</b>") and tuned_html.startswith("<b>fine-tuned</b>")
+    assert not button.disabled

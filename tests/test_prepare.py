@@ -255,3 +255,9 @@ def test_length_histogram_matches_numpy_on_the_declared_bins():
     result = ScanResult(raw_title_len=array("I", lengths.tolist()))
     expected, _ = np.histogram(np.minimum(lengths, LENGTH_BINS[-1] - 1), bins=LENGTH_BINS)
     assert _histogram([result], "raw_title_len") == expected.tolist()
+
+
+def test_a_missing_data_file_says_where_to_get_it(tmp_path):
+    cfg = prepare_cfg(tmp_path, tmp_path / "trn.json")
+    with pytest.raises(FileNotFoundError, match="LF-AmazonTitles-1.3MM"):
+        prepare.run(cfg)
