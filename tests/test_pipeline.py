@@ -45,6 +45,15 @@ def fake_runs(monkeypatch, tmp_path, tiny_model_dir):
 ALL = ["prepare", "baseline", "train", "compare", "demo"]
 
 
+@pytest.mark.parametrize("stage", pipeline.STAGES, ids=lambda s: s.name)
+def test_notebooks_are_stored_without_outputs_and_have_one_parameters_cell(stage):
+    nb = nbformat.read(REPO_ROOT / "notebooks" / stage.notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c for c in code if "parameters" in c.metadata.get("tags", [])] == [code[0]]
+    assert "profile = " in code[0].source and "overrides = " in code[0].source
+    assert all(not c.outputs and c.execution_count is None for c in code)
+
+
 def test_first_run_runs_every_stage_and_writes_manifests(fake_runs, tmp_path):
     main, ran = fake_runs
     assert main() == 0
