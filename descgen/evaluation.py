@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .modeling import base_only
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from .prompts import encode_example
 
@@ -40,17 +41,14 @@ def repetition_rate(text: str, n: int = 4) -> float:
 @torch.inference_mode()
 def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = False) -> list[float]:
     """Mean NLL per description token of each reference given its prompt (end tokens included)."""
-    import contextlib
-
     from .train import PadCollator, _causal_lm, nll_from_hidden
 
-    context = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
     examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
     collate = PadCollator(tokenizer.pad_token_id)
     causal_lm = _causal_lm(model)
     lm_head = causal_lm.get_output_embeddings()
     nll = []
-    with context:
+    with base_only(model, base):
         for start in range(0, len(examples), cfg.eval.batch_size):
             batch = collate([{"input_ids": e.input_ids, "labels": e.labels}
                              for e in examples[start:start + cfg.eval.batch_size]])

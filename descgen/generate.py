@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from dataclasses import dataclass
 
 import torch
 
 from .config import EvalConfig, PromptConfig
+from .modeling import base_only
 from .prompts import prompt_text
 
 
@@ -59,11 +59,10 @@ def generate(model, tokenizer, prompt: PromptConfig, titles: list[str], settings
     # longest first: similar lengths share a batch (less padding), and an out-of-memory shows up at once
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     results: list[Generation | None] = [None] * len(texts)
-    context = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
     previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     stop = torch.tensor(stop_ids)
     try:
-        with context, torch.inference_mode():
+        with base_only(model, base), torch.inference_mode():
             for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="generating"):
                 chunk = order[start:start + batch_size]
                 enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,

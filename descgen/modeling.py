@@ -7,6 +7,7 @@ the repo is loaded from disk; `model.build` says how the project builds that fol
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -168,6 +169,14 @@ def adapted_modules(peft_model) -> dict[str, int]:
             short = path.rsplit(".", 1)[-1]
             counts[short] = counts.get(short, 0) + 1
     return counts
+
+
+def base_only(model, base: bool = True):
+    """Context in which a PeftModel answers as its base model (adapter off); a no-op otherwise. One copy of
+    the weights serves both models, so a 16 GB GPU never holds two."""
+    if base and hasattr(model, "disable_adapter"):
+        return model.disable_adapter()
+    return contextlib.nullcontext()
 
 
 def load_for_inference(cfg: Config, adapter: bool):

@@ -27,25 +27,29 @@ import numpy as np
 import orjson
 import xxhash
 
-from .config import Config, DataConfig
+from .config import Config, DataConfig, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
 
 MALFORMED_REASONS = ("blank_line", "invalid_utf8", "invalid_json", "not_an_object", "bad_title", "bad_content")
 DROP_REASONS = ("content_empty", "title_too_short", "content_too_short", "content_repeats_title",
                 "duplicate_pair", "duplicate_title")
 EXAMPLES_PER_REASON = 5  # offending line numbers kept per malformed reason
-LENGTH_BINS = np.concatenate([np.arange(0, 2000, 25), np.arange(2000, 10001, 500)])  # chars, for EDA
+# EDA length histograms (characters): 25-char bins up to 2,000, then 500-char bins up to 10,000
+FINE_STEP, FINE_END, COARSE_STEP, LENGTH_END = 25, 2000, 500, 10_000
+LENGTH_BINS = np.concatenate([np.arange(0, FINE_END, FINE_STEP), np.arange(FINE_END, LENGTH_END + 1, COARSE_STEP)])
 
 _TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)[^<>]*>")
 # tags that break a line become a space; inline ones (<b>, <i>, <span>) vanish so "<b>big</b>." stays "big."
 _BLOCK_TAGS = frozenset("br p div li ul ol tr td th table h1 h2 h3 h4 h5 h6 hr".split())
 
 
-def _tag_replacement(match: re.Match) -> str:
-    return " " if match.group(1).lower() in _BLOCK_TAGS else ""
 _ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 _UNICODE_NOISE = str.maketrans({c: None for c in string.punctuation + string.whitespace
                                 + "‘’‚‛“”„‟–—―…•·®™©°´¨\xa0\u2009\u200b\u3000"})
+
+
+def _tag_replacement(match: re.Match) -> str:
+    return " " if match.group(1).lower() in _BLOCK_TAGS else ""
 
 
 # ------------------------------------------------------------------------------------------ cleaning
@@ -74,8 +78,6 @@ def fold_whitespace(text: str) -> str:
     if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text:
         return " ".join(text.split())
     return text.strip() if text and (text[0].isspace() or text[-1].isspace()) else text
-
-
 
 
 def title_key(title: str) -> bytes:
@@ -215,7 +217,7 @@ def scan(path: Path, data: DataConfig, start: int = 0, end: int | None = None, k
         if len(content) < min_content:
             dropped["content_empty" if not content else "content_too_short"] += 1
             continue
-        key = title.lower().encode().translate(None, _ASCII_NOISE) if title.isascii() else title_key(title)
+        key = title_key(title)
         if echo and len(content) <= 2 * len(key) + 40 and title_key(content) == key:
             dropped["content_repeats_title"] += 1
             continue
@@ -346,10 +348,10 @@ def _histogram(results: list[ScanResult], name: str, mask: np.ndarray | None = N
     values = np.concatenate([np.frombuffer(getattr(r, name), dtype=np.uint32) for r in results]).astype(np.int64)
     if mask is not None:
         values = values[mask]
-    # LENGTH_BINS is 25-char bins up to 2,000 then 500-char bins: the bin index is arithmetic, and a bincount
+    # The bins are regular on each side of FINE_END, so the bin index is arithmetic, and a bincount
     # over 2.25 M lengths costs ~10 ms where np.histogram's binary search costs ~100 ms.
-    fine = len(np.arange(0, 2000, 25))
-    index = np.where(values < 2000, values // 25, fine + (values - 2000) // 500)
+    fine = FINE_END // FINE_STEP
+    index = np.where(values < FINE_END, values // FINE_STEP, fine + (values - FINE_END) // COARSE_STEP)
     return np.bincount(np.minimum(index, len(LENGTH_BINS) - 2), minlength=len(LENGTH_BINS) - 1).tolist()
 
 
@@ -367,8 +369,6 @@ def run(cfg: Config) -> PrepareResult:
     started = time.perf_counter()
     source = cfg.resolve(data.path)
     test_source = cfg.resolve(data.test_path) if data.test_path else None
-    from .config import missing_data_message
-
     if message := missing_data_message(cfg):
         raise FileNotFoundError(message)
 

@@ -81,15 +81,18 @@ def description_nll(causal_lm, input_ids, attention_mask, labels, chunk_tokens: 
 
 
 def nll_from_hidden(hidden, labels, lm_head, chunk_tokens: int) -> tuple[torch.Tensor, int]:
-    """Logits are computed only where a label exists, `chunk_tokens` rows at a time, each chunk recomputed in
-    the backward pass instead of stored: the [tokens × vocab] logits never exist for the whole batch."""
+    """Logits are computed only where a label exists, at most `chunk_tokens` rows at a time. When the batch's
+    description tokens fill more than one chunk, each chunk is recomputed in the backward pass instead of
+    stored, so [tokens × vocab] logits never exist for the whole batch; when they fit in one chunk, storing
+    them is within that budget and recomputing would only cost time."""
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
     hidden, targets = hidden[:, :-1][keep], targets[keep]
+    recompute = torch.is_grad_enabled() and targets.numel() > chunk_tokens
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, targets.numel(), chunk_tokens):
         h, t = hidden[start:start + chunk_tokens], targets[start:start + chunk_tokens]
-        if torch.is_grad_enabled():
+        if recompute:
             total = total + checkpoint(_chunk_nll, h, t, lm_head, use_reentrant=False)
         else:
             total = total + _chunk_nll(h, t, lm_head)
