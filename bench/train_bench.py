@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from descgen import config, modeling  # noqa: E402
+from descgen.prepare import read_split  # noqa: E402
 from descgen.prompts import IGNORE_INDEX, encode_example  # noqa: E402
 from descgen.train import PadCollator, description_nll  # noqa: E402
 
@@ -40,16 +41,22 @@ PHI4_MINI = modeling.PHI4_MINI_ARCHITECTURE
 
 
 # ------------------------------------------------------------------------------------------ batches
+def description_tokens(rows) -> int:
+    """The useful work in a batch: the description tokens of its rows, counted the same way for both recipes."""
+    return sum(sum(1 for t in e["labels"] if t != IGNORE_INDEX) for e in rows)
+
+
 def ours_batches(examples, micro_batch: int, pad_id: int):
-    """Length-grouped (sorted) batches, padded to the longest row (multiple of 8)."""
+    """(batch, description tokens) pairs: length-grouped (sorted) rows, padded to the longest (multiple of 8)."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
     collate = PadCollator(pad_id)
-    return [collate([examples[i] for i in order[s:s + micro_batch]]) for s in range(0, len(order), micro_batch)]
+    groups = [[examples[i] for i in order[s:s + micro_batch]] for s in range(0, len(order), micro_batch)]
+    return [(collate(rows), description_tokens(rows)) for rows in groups]
 
 
 def seeds_batches(examples, micro_batch: int, pad_id: int, max_len: int):
-    """Every row padded to max_len; labels = input ids with every pad-id token masked, as
-    DataCollatorForLanguageModeling does (which also masks the EOS, since pad = eos)."""
+    """(batch, description tokens) pairs: every row padded to max_len; labels = input ids with every pad-id
+    token masked, as DataCollatorForLanguageModeling does (which also masks the EOS, since pad = eos)."""
     batches = []
     for s in range(0, len(examples), micro_batch):
         rows = examples[s:s + micro_batch]
@@ -60,7 +67,7 @@ def seeds_batches(examples, micro_batch: int, pad_id: int, max_len: int):
             mask[r, :len(e["input_ids"])] = 1
         labels = ids.clone()
         labels[labels == pad_id] = IGNORE_INDEX
-        batches.append({"input_ids": ids, "attention_mask": mask, "labels": labels})
+        batches.append(({"input_ids": ids, "attention_mask": mask, "labels": labels}, description_tokens(rows)))
     return batches
 
 
@@ -72,7 +79,8 @@ def step_loss(recipe: str, model, batch, chunk: int):
     return model(**batch).loss
 
 
-def timed_steps(recipe, model, batches, description_tokens, steps, chunk, autocast_dtype, device):
+def timed_pass(recipe, model, batches, chunk, autocast_dtype, device):
+    """One optimizer step per batch over every batch once (the same rows for both recipes), after a warm-up."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     model.train()
@@ -85,31 +93,34 @@ def timed_steps(recipe, model, batches, description_tokens, steps, chunk, autoca
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    one(batches[0])  # warm-up
+    one(batches[0][0])  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
     done_desc = done_tokens = 0
-    for i in range(steps):
-        batch = batches[(i + 1) % len(batches)]
+    for batch, description in batches:
         one(batch)
-        done_desc += description_tokens[(i + 1) % len(batches)]
+        done_desc += description
         done_tokens += int(batch["attention_mask"].sum())
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return {"steps": steps, "seconds": seconds, "description_tokens_per_s": done_desc / seconds,
+    return {"steps": len(batches), "seconds": seconds, "description_tokens_per_s": done_desc / seconds,
             "tokens_per_s": done_tokens / seconds}
 
 
 # ------------------------------------------------------------------------------------------ cpu: recipes compared
-def cpu_run(recipe: str, profile: str, rows: int, steps: int, micro_batch: int) -> dict:
-    cfg = config.load(profile, ["model.dtype=float32"] if recipe == "seeds" else [])
+def bench_overrides(profile: str) -> list[str]:
+    """The benchmark prepares its own split under bench/data/, leaving the pipeline's outputs/ alone."""
+    return [f"paths.outputs={ROOT / 'bench' / 'data' / f'outputs-{profile}'}"]
+
+
+def cpu_run(recipe: str, profile: str, rows: int, micro_batch: int, overrides: list[str]) -> dict:
+    seeds = ["model.dtype=float32"] if recipe == "seeds" else []
+    cfg = config.load(profile, bench_overrides(profile) + overrides + seeds)
     torch.manual_seed(0)
     tokenizer = modeling.load_tokenizer(cfg)
     model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
-    from descgen.prepare import read_split
-
     data = read_split(cfg, "train")[:rows]
     examples = [vars(encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len))
                 for r in data]
@@ -120,28 +131,21 @@ def cpu_run(recipe: str, profile: str, rows: int, steps: int, micro_batch: int) 
     else:
         batches = seeds_batches(examples, micro_batch, tokenizer.pad_token_id, cfg.train.max_seq_len)
         autocast = None
-    # the useful work in each batch: its description tokens (same rows in both recipes, counted the same way)
-    description = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) if recipe == "ours" else None for b in batches]
-    if recipe == "seeds":
-        ours_view = [examples[s:s + micro_batch] for s in range(0, len(examples), micro_batch)]
-        description = [sum(sum(1 for t in e["labels"] if t != IGNORE_INDEX) for e in rows_) for rows_ in ours_view]
-    result = timed_steps(recipe, model, batches, description, steps, cfg.train.loss_chunk_tokens, autocast,
-                         torch.device("cpu"))
+    result = timed_pass(recipe, model, batches, cfg.train.loss_chunk_tokens, autocast, torch.device("cpu"))
     result.update(recipe=recipe, model=cfg.model.name, dtype=str(modeling.compute_dtype(cfg)), micro_batch=micro_batch)
     return result
 
 
 def cpu_compare(args) -> None:
-    cfg = config.load(args.profile)
+    cfg = config.load(args.profile, bench_overrides(args.profile) + args.overrides)
     modeling.ensure_local_model(cfg)
     from descgen import prepare
 
-    if not (cfg.data_dir / "train.jsonl").exists():
-        prepare.run(cfg)
+    prepare.run(cfg)
     results = []
     for recipe in ("ours", "seeds"):
         command = [sys.executable, __file__, "--child", recipe, "--profile", args.profile, "--rows", str(args.rows),
-                   "--steps", str(args.steps), "--micro-batch", str(args.micro_batch)]
+                   "--micro-batch", str(args.micro_batch)] + [f"--set={o}" for o in args.overrides]
         child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         out = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
@@ -157,7 +161,8 @@ def cpu_compare(args) -> None:
     ours, seeds = results
     print(f"\nours: {ours['description_tokens_per_s'] / seeds['description_tokens_per_s']:.1f}x the description "
           f"tokens/s of the seeds' recipe, {seeds['peak_rss_bytes'] / ours['peak_rss_bytes']:.2f}x less peak RSS "
-          f"({ours['model']}, micro-batch {ours['micro_batch']}, {ours['steps']} steps)")
+          f"({ours['model']}, {args.rows} rows in {ours['steps']} micro-batches of {ours['micro_batch']}, "
+          f"max_seq_len {cfg.train.max_seq_len})")
 
 
 # ------------------------------------------------------------------------------------------ cuda: Phi-4-mini shape
@@ -223,11 +228,7 @@ def cuda_bench(args) -> None:
                         batches = ours_batches(examples, micro, PHI4_MINI["pad_token_id"])
                     else:
                         batches = seeds_batches(examples, micro, PHI4_MINI["pad_token_id"], args.seq)
-                    description = [sum(sum(1 for t in e["labels"] if t != IGNORE_INDEX)
-                                       for e in examples[s:s + micro]) for s in range(0, len(examples), micro)]
-                    if recipe == "ours":  # sorted batches: count their own rows
-                        description = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches]
-                    row.update(timed_steps(recipe, model, batches, description, args.steps, 1024, None, device))
+                    row.update(timed_pass(recipe, model, batches, 1024, None, device))
                     row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
                 except torch.cuda.OutOfMemoryError:
                     row["oom"] = True
@@ -251,8 +252,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--rows", type=int, default=96)
-    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--micro-batch", type=int, default=8)
     parser.add_argument("--child", choices=["ours", "seeds"], help=argparse.SUPPRESS)
     # cuda
@@ -265,7 +266,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(cpu_run(args.child, args.profile, args.rows, args.steps, args.micro_batch)))
+        print(json.dumps(cpu_run(args.child, args.profile, args.rows, args.micro_batch, args.overrides)))
     elif args.device == "cuda":
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda needs a CUDA GPU")
