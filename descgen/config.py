@@ -91,6 +91,7 @@ class TrainConfig:
     gradient_checkpointing: bool
     group_by_length: bool
     loss_chunk_tokens: int
+    fused_lora: bool
     resume: bool
     merge: bool
     seed: int

@@ -152,7 +152,12 @@ def apply_lora(model, cfg: Config):
         r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, bias="none",
         task_type="CAUSAL_LM", target_modules="all-linear" if targets == ["all-linear"] else list(targets),
     )
-    return get_peft_model(model, lora)
+    model = get_peft_model(model, lora)
+    if cfg.train.fused_lora:
+        from .fused_lora import install
+
+        install(model)
+    return model
 
 
 def count_parameters(model) -> tuple[int, int]:
