@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import html
+import itertools
 import json
 import multiprocessing
 import re
@@ -124,31 +125,57 @@ class ScanResult:
             seen.append(lineno)
 
 
-def _open_lines(path: Path, start: int, end: int | None, block_bytes: int):
-    """Yield the raw lines that *start* inside [start, end) of the file (a gzip file is read whole)."""
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as fh:
-            while True:
-                lines = fh.readlines(block_bytes)
-                if not lines:
-                    return
-                yield from lines
-        return
-    with open(path, "rb", buffering=block_bytes) as fh:
+def _open_blocks(path: Path, start: int, end: int | None, block_bytes: int):
+    """Yield blocks of whole lines (bytes): the lines that *start* inside [start, end) of the file, about
+    `block_bytes` at a time. A gzip file is read whole, as a stream."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
         if start > 0:
             fh.seek(start - 1)
             if fh.read(1) != b"\n":
                 fh.readline()  # the line in progress belongs to the previous range
         position = fh.tell()
         while end is None or position < end:
-            lines = fh.readlines(block_bytes)
-            if not lines:
+            block = fh.read(block_bytes if end is None else min(block_bytes, end - position))
+            if not block:
                 return
-            for line in lines:
-                if end is not None and position >= end:
-                    return
-                position += len(line)
-                yield line
+            if block[-1] != 0x0A:
+                block += fh.readline()  # finish the line in progress: it started inside the range, so it is ours
+            position += len(block)
+            yield block
+
+
+def _lines(block: bytes) -> list[bytes]:
+    lines = block.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # the block's final newline ends a line; it does not start one
+    return lines
+
+
+def whitespace_run_lines(block: bytes, count: int) -> list[bool]:
+    """Per line of the block: does it hold two spaces in a row? One numpy pass over the block, as two
+    uint16 comparisons (pairs at even and at odd offsets), replaces a two-byte substring search per line,
+    which CPython runs at ~1 byte/ns: 7 ms instead of 37 ms per 16 MiB here."""
+    n = len(block)
+    if n < 2:
+        return [False] * count
+    even = np.frombuffer(block, np.uint16, count=n // 2) == 0x2020
+    odd = np.frombuffer(block, np.uint16, count=(n - 1) // 2, offset=1) == 0x2020
+    pairs = even[: len(odd)] | odd
+    if not pairs.any() and not (len(even) > len(odd) and even[-1]):
+        return [False] * count
+    # pair i covers bytes 2i, 2i+1 (even) or 2i+1, 2i+2 (odd): byte 2i+1 is a space of that line either way
+    where = np.flatnonzero(np.append(pairs, even[len(odd):])) * 2 + 1
+    newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == 0x0A)
+    flags = np.zeros(count, bool)
+    flags[np.searchsorted(newlines, where)] = True
+    return flags.tolist()
+
+
+def _flagged_lines(path: Path, start: int, end: int | None, block_bytes: int):
+    """Per block, an iterator of (raw line, has two spaces in a row); chained, it is walked at C speed."""
+    for block in _open_blocks(path, start, end, block_bytes):
+        lines = _lines(block)
+        yield zip(lines, whitespace_run_lines(block, len(lines)))
 
 
 def scan(path: Path, data: DataConfig, start: int = 0, end: int | None = None, keep: int = 0) -> ScanResult:
@@ -167,7 +194,7 @@ def scan(path: Path, data: DataConfig, start: int = 0, end: int | None = None, k
     admit = (1 << 64) if keep else 0  # ranks below this enter the candidate heap
     survivors = 0
     lineno = 0
-    for line in _open_lines(path, start, end, data.read_block_bytes):
+    for line, spaces in itertools.chain.from_iterable(_flagged_lines(path, start, end, data.read_block_bytes)):
         lineno += 1
         try:
             row = loads(line)
@@ -197,11 +224,11 @@ def scan(path: Path, data: DataConfig, start: int = 0, end: int | None = None, k
         if not content:
             dropped["content_empty"] += 1
             continue
-        # Whitespace runs show in the raw line as two spaces, a JSON escape (\n \t \r \u00a0) or a UTF-8
-        # no-break space (c2 a0): three probes of the line instead of five of each field. One-byte probes are
-        # memchr (0.3 µs a line) where two-byte ones cost 1.2-1.9 µs, so the no-break space is probed by its
-        # lead byte; other c2xx characters (©, ®, °) merely take the exact path.
-        fold = b"\\" in line or b"\xc2" in line or b"  " in line
+        # Whitespace runs show in the raw line as two spaces (found per block, above), a JSON escape
+        # (\n \t \r \u00a0) or a UTF-8 no-break space (c2 a0). One-byte probes are memchr (0.3 µs a line) where
+        # two-byte ones cost 1.2-1.9 µs, so the no-break space is probed by its lead byte; other c2xx characters
+        # (©, ®, °) merely take the exact path.
+        fold = spaces or b"\\" in line or b"\xc2" in line
         # Inlined fast paths below: most fields need no cleaning, and a Python call costs as much as the probes.
         if fold or "&" in title or "<" in title:
             title = clean_text(title, decode, strip, fold)

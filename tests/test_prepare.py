@@ -261,3 +261,26 @@ def test_a_missing_data_file_says_where_to_get_it(tmp_path):
     cfg = prepare_cfg(tmp_path, tmp_path / "trn.json")
     with pytest.raises(FileNotFoundError, match="LF-AmazonTitles-1.3MM"):
         prepare.run(cfg)
+
+
+def test_block_probe_for_double_spaces_agrees_with_a_per_line_search():
+    rng = random.Random(5)
+    alphabet = b"ab \n"
+    for trial in range(300):
+        block = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        if trial % 2 and block:
+            block = block.rstrip(b"\n") + b"\n"  # blocks end at a newline, except the file's last one
+        lines = prepare._lines(block)
+        assert prepare.whitespace_run_lines(block, len(lines)) == [b"  " in line for line in lines], block
+
+
+def test_double_spaces_fold_at_either_byte_parity(tmp_path):
+    # the same run of spaces at an even and at an odd offset of the block, and at the very end of the file
+    lines = [row("u1", "Even  title", "x" * 50 + "  end"), row("u2", "Odd   title", "y" * 51 + "  end")]
+    path = write_lines(tmp_path / "trn.json", lines)
+    path.write_bytes(path.read_bytes() + b'{"uid": "u3", "title": "Last", "content": "' + b"z" * 45 + b'  "}')
+    result = prepare.scan(path, make_cfg(tmp_path, "data.min_title_chars=4").data, keep=10)
+    kept = {uid: (title, content) for _, _, uid, title, content in result.candidates}
+    assert kept["u1"] == ("Even title", "x" * 50 + " end")
+    assert kept["u2"] == ("Odd title", "y" * 51 + " end")
+    assert kept["u3"] == ("Last", "z" * 45)
