@@ -287,6 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     if any(s.name == "prepare" for s in stages) and (message := missing_data_message(cfg)):
         print(f"run_all: {message}", file=sys.stderr)
         return 2
+    # --from / --only trust the stages before them: refuse if one is out of date for these params (say, its
+    # outputs came from another profile), instead of feeding its stale artifacts to the stages that run.
+    for upstream in STAGES[:STAGE_NAMES.index(stages[0].name)]:
+        if (reason := why_stale(cfg, upstream)) is not None:
+            print(f"run_all: stage '{upstream.name}' comes before '{stages[0].name}' and is out of date for this "
+                  f"profile and params ({reason}): run `./run_all.sh --from {upstream.name}` with the same "
+                  f"--profile/--set, or without --from/--only", file=sys.stderr)
+            return 2
     if cfg.model.build:
         from .modeling import ensure_local_model
 

@@ -115,6 +115,18 @@ def test_force_and_only(fake_runs):
     assert ran == ["train", "compare", "demo"]
 
 
+def test_from_and_only_refuse_a_stale_upstream_stage(fake_runs, capsys):
+    main, ran = fake_runs
+    main()
+    assert main("--from", "train", "--set", "data.n_train=300") == 2  # prepare's outputs were made for 400
+    assert ran == []
+    assert "stage 'prepare' comes before 'train' and is out of date" in capsys.readouterr().err
+    assert main("--only", "demo", "--set", "lora.r=8") == 2  # train is stale; demo would show the old adapter
+    assert ran == []
+    assert main("--only", "baseline", "--set", "lora.r=8") == 0  # nothing before baseline depends on lora
+    assert ran == ["baseline"]
+
+
 def test_a_failed_stage_stops_the_run_and_leaves_no_manifest(fake_runs, monkeypatch, tmp_path, capsys):
     main, ran = fake_runs
     main()
