@@ -6,8 +6,9 @@
 
 Recipes
   ours:  dynamic padding of length-grouped batches, loss (and logits) on description tokens only, computed in
-         chunks, weights in the fast dtype (bf16 where the hardware is fast at it), gradient checkpointing on GPU.
-  seeds: every example padded to max_seq_len, loss on all tokens (full logits), fp32 on CPU (bf16 on the GPU,
+         chunks, the fused LoRA forward (descgen/fused_lora.py), weights in the fast dtype (bf16 where the
+         hardware is fast at it), gradient checkpointing on GPU.
+  seeds: every example padded to max_seq_len, loss on all tokens (full logits), stock PEFT layers, fp32 on CPU (bf16 on the GPU,
          where fp32 weights of 3.8 B params would not fit 16 GB anyway).
 The figure of merit is description tokens per second: the tokens the model is actually taught to write.
 

@@ -37,7 +37,7 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
         n *= size
     draws = torch.randint(-2**63, 2**63 - 1, ((n + LANES - 1) // LANES,), dtype=torch.int64, device=device)
     lanes = draws.view(torch.int16)[:n].view(shape)  # each lane uniform on [-32768, 32767]
-    return lanes >= round(p * LANE_LEVELS) - LANE_LEVELS // 2
+    return lanes >= round(effective_p(p) * LANE_LEVELS) - LANE_LEVELS // 2
 
 
 def effective_p(p: float) -> float:
