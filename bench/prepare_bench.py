@@ -74,24 +74,25 @@ def pandas_way(path: str) -> dict:
     return {"rows": len(frame), "sampled": len(sample)}
 
 
-def our_way(path: str, workers: int) -> dict:
+def our_way(path: str, workers: int, scanner: str) -> dict:
     from descgen import config, prepare
 
     cfg = config.load(overrides=[f"data.path={path}", f"data.n_train={N_TRAIN}", f"data.n_validation={N_VALIDATION}",
-                                 f"data.n_test={N_TEST}", f"data.workers={workers}",
+                                 f"data.n_test={N_TEST}", f"data.workers={workers}", f"data.scanner={scanner}",
                                  f"paths.outputs={ROOT / 'bench' / 'data' / 'outputs'}"])
     report = prepare.run(cfg).report
     return {"rows": report["eligible"], "sampled": sum(report["split_sizes"].values()),
-            "lines_read": report["lines_read"], "malformed": report["malformed"]}
+            "lines_read": report["lines_read"], "malformed": report["malformed"], "scanner": report["scanner"],
+            "phase_s": report["phase_s"]}
 
 
-def measure(approach: str, path: Path, workers: int) -> dict:
+def measure(approach: str, path: Path, workers: int, scanner: str = "auto") -> dict:
     """Run one approach in a child process; wall time and peak RSS of its whole process tree."""
     import psutil
 
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, __file__, "--run", approach, "--path", str(path),
-                              "--workers", str(workers)], stdout=subprocess.PIPE, text=True)
+                              "--workers", str(workers), "--scanner", scanner], stdout=subprocess.PIPE, text=True)
     parent, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         try:
@@ -113,10 +114,12 @@ def main() -> None:
     parser.add_argument("--path", default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-pandas", action="store_true", help="only time our prepare")
+    parser.add_argument("--scanner", choices=["auto", "c", "python"], default="auto",
+                        help="our per-line loop (data.scanner); python = the fallback where descgen._scan is not built")
     parser.add_argument("--run", choices=["pandas", "ours"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        result = pandas_way(args.path) if args.run == "pandas" else our_way(args.path, args.workers)
+        result = pandas_way(args.path) if args.run == "pandas" else our_way(args.path, args.workers, args.scanner)
         print(json.dumps(result))
         return
 
@@ -125,7 +128,7 @@ def main() -> None:
         print(f"writing a {args.lines:,}-line stand-in to {path} ...", flush=True)
         write_standin(path, args.lines)
     print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB), {os.cpu_count()} cores", flush=True)
-    results = [measure("ours", path, args.workers)]
+    results = [measure("ours", path, args.workers, args.scanner)]
     print(results[-1], flush=True)
     if not args.skip_pandas:
         results.append(measure("pandas", path, args.workers))

@@ -45,6 +45,7 @@ class DataConfig:
     drop_title_echo: bool
     read_block_bytes: int
     workers: int
+    scanner: Literal["auto", "c", "python"]
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import json
 import random
@@ -284,3 +285,154 @@ def test_double_spaces_fold_at_either_byte_parity(tmp_path):
     assert kept["u1"] == ("Even title", "x" * 50 + " end")
     assert kept["u2"] == ("Odd title", "y" * 51 + " end")
     assert kept["u3"] == ("Last", "z" * 45)
+
+
+# ---------------------------------------------------------------------------- the C scanner (descgen/_c/_scan.c)
+# The C loop must make every decision the Python loop makes: same counts, line numbers, keys, lengths and
+# candidates. .ci/run fails when the extension is not built, so these never skip in CI.
+needs_c = pytest.mark.skipif(prepare._c_scan is None, reason="descgen._scan is not built (pip install -e .)")
+
+ATOMS = ["&", "&amp;", "&amp", "&amp;#8217;", "&#", "&#x", "&#12", "&#x1F600;", "&lt;", "&gt;", "&quot;", "&apos;",
+         "&nbsp;", "&eacute;", "&copy", "&notit;", "&#0;", "&#99999999999;", "&" + "a" * 40 + ";", "&Amp;", "<", ">",
+         "<b>", "</b>", "<br/>", "<BR>", "< p>", "<p class='x'>", "</div>", "<1>", "<a<b>", "<h7>", "<H1>", " ", "  ",
+         "\n", "\t", "\r", "\xa0", "\u2003", "\u3000", "\u2028", "\u202f", "\x1c", "\x85", "\f", "\x0b", "a", "Z", "é",
+         "’", "😀", ";", "#", "x", "&&", "&;", "<<", ">>", "&lt;b&gt;", "&amp;lt;"]
+
+
+def fuzz_text(rng: random.Random, atoms: int) -> str:
+    return "".join(rng.choice(ATOMS) for _ in range(rng.randint(0, atoms)))
+
+
+def no_fallback(*args):
+    raise AssertionError(f"the C clean_text handed {args[0][:60]!r} to Python")
+
+
+def c_clean(text, decode=True, strip=True, fold=True, fallback=no_fallback):
+    """The C clean_text; by default it must not hand the text to the Python one (which would test nothing)."""
+    return prepare._c_scan.clean_text(text, decode, strip, fold, fallback)
+
+
+@needs_c
+def test_c_clean_text_matches_python_on_every_numeric_reference():
+    # every code point, and past the last; "&#x26;" decodes to "&", which would start a named reference in
+    # html.unescape's second pass (left to Python), so it goes last
+    text = "".join("&#x%x;" % n for n in range(0x110010) if n != 0x26) + "&#x26;"
+    assert c_clean(text) == clean_text(text)
+    # the other spellings over every boundary of html.unescape's rules (controls, cp1252, surrogates,
+    # noncharacters, the end of Unicode, numbers too big for any integer type)
+    edges = [*range(0x2100), *range(0xD7F0, 0xE010), *range(0xFDC0, 0x10010), *range(0x10FFF0, 0x110010),
+             *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFD, 0xFFFE, 0xFFFF)), 10**30]
+    edges.remove(0x26)
+    for form in ("&#%d;", "&#%d", "&#X%X", "a&#%db", "&#%08d;"):
+        text = "".join(form % n for n in edges)
+        assert c_clean(text) == clean_text(text), form
+        assert c_clean(text, fold=False, strip=False) == clean_text(text, fold=False, strip_tags=False), form
+
+
+@needs_c
+def test_c_clean_text_folds_and_strips_exactly_what_str_split_does():
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and c != 0x26]  # "&x..." is a named reference
+    text = "x".join(every) + "  "  # every code point between letters; the double space makes it fold
+    assert c_clean(text) == clean_text(text)
+    for ch in [c for c in every if c.isspace()] + ["x", "é", "’", "😀", "\u1234"]:
+        for text in (f"{ch}&quot;{ch}", f"{ch}{ch}a&lt;{ch}", f"<b>{ch}</b>"):
+            assert c_clean(text, fold=False) == clean_text(text, fold=False), repr(text)
+
+
+@needs_c
+@pytest.mark.parametrize("tag", sorted(prepare._BLOCK_TAGS) + ["b", "span", "hr2", "tab", "h", "a1"])
+def test_c_clean_text_strips_each_tag_as_python_does(tag):
+    for text in (f"a<{tag}>b</{tag}>c", f"a<{tag.upper()} class='x'>b</{tag.title()} >c", f"a<{tag}/>b<{tag}"):
+        assert c_clean(text) == clean_text(text), text
+
+
+@needs_c
+def test_c_clean_text_matches_python_on_fuzzed_text():
+    rng = random.Random(0)
+    handed_over = []
+    for _ in range(50_000):
+        text = fuzz_text(rng, 12)
+        flags = (rng.random() < 0.9, rng.random() < 0.9, rng.random() < 0.5)
+        got = c_clean(text, *flags, fallback=lambda *args: handed_over.append(1) or clean_text(*args))
+        assert got == clean_text(text, *flags), (text, flags)
+    assert len(handed_over) < 25_000  # named references beyond the six go to Python; most text stays in C
+
+
+def fuzz_file(path, n=3000, seed=0):
+    rng = random.Random(seed)
+    titles = [f"Product {i} " + fuzz_text(rng, 4) for i in range(n // 3)] + ["Café crème", "ÉCHO Title Here!!"]
+    lines = []
+    for i in range(n):
+        title = rng.choice(titles)
+        kind = rng.random()
+        content = ("" if kind < 0.25 else title.upper() + "!!" if kind < 0.3 else
+                   " ".join([fuzz_text(rng, 6), long_desc(i)[: rng.randint(10, 120)], fuzz_text(rng, 6)]))
+        uid = rng.choice([f"U{i}", f"U{i % 500}", i, None, 1.5, "Ü{i}"])  # repeats, numbers, nulls, non-ASCII
+        item = {"title": title, "content": content, "target_ind": [i]}
+        if uid is not None or rng.random() < 0.5:
+            item["uid"] = uid
+        lines.append(json.dumps(item, ensure_ascii=rng.random() < 0.5))
+        if rng.random() < 0.02:
+            lines.append(rng.choice([b"", b"  ", b"{", b"[1]", b'{"title": 1}', b'{"title": "t"}', b"\xff\xfe",
+                                     '{"title": "x", "content": "y"} trailing']))
+    return write_lines(path, lines)
+
+
+def scan_both(path, cfg, keep):
+    runs = [prepare.scan(path, dataclasses.replace(cfg.data, scanner=s), keep=keep) for s in ("c", "python")]
+    return runs
+
+
+@needs_c
+@pytest.mark.parametrize("overrides,keep", [
+    ((), 200),
+    (("data.read_block_bytes=700",), 50),  # many blocks: lines and candidates carried across them
+    (("data.decode_html=false", "data.strip_tags=false", "data.drop_title_echo=false"), 10_000),
+    (("data.min_title_chars=0", "data.min_content_chars=0", "data.dedupe_titles=false"), 0),
+])
+def test_c_and_python_scanners_agree_on_a_fuzzed_file(tmp_path, overrides, keep):
+    data = fuzz_file(tmp_path / "trn.json")
+    c, python = scan_both(data, make_cfg(tmp_path, *overrides), keep)
+    assert c.malformed and c.dropped and c.lines > 3000  # the file exercises what it should
+    assert c == python
+
+
+@needs_c
+def test_c_and_python_scanners_agree_on_the_funnel_and_the_bundled_sample(tmp_path):
+    for data in (funnel_file(tmp_path / "funnel.json"), make_cfg(tmp_path).resolve(make_cfg(tmp_path).data.path)):
+        c, python = scan_both(data, make_cfg(tmp_path), keep=100)
+        assert c == python
+
+
+def test_scanner_auto_falls_back_to_python_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(prepare, "_c_scan", None)
+    cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(20, 5, 5))
+    assert prepare.run(cfg).report["scanner"] == "python"
+    with pytest.raises(RuntimeError, match="pip install -e ."):
+        prepare.run(prepare_cfg(tmp_path, tmp_path / "trn.json", "data.scanner=c", n=(20, 5, 5)))
+
+
+@needs_c
+def test_report_names_the_c_scanner_when_built(tmp_path):
+    cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(20, 5, 5))
+    assert prepare.run(cfg).report["scanner"] == "c"
+
+
+@needs_c
+def test_c_hash_is_xxh3_64(tmp_path):
+    import xxhash
+
+    for data, seed in [(b"", 0), (b"uid-1", 42), ("Ü".encode() * 300, 7)]:  # short and long-input code paths
+        assert prepare._c_scan.xxh3_64(data, seed) == xxhash.xxh3_64_intdigest(data, seed)
+
+
+def test_dedupe_keeps_the_lowest_rank_and_then_the_earlier_row_of_each_key():
+    import numpy as np
+
+    keys = np.array([5, 5, 5, 7, 9, 9], np.uint64)
+    ranks = np.array([3, 1, 1, 2, 8, 4], np.uint64)  # rows 1 and 2 tie (a repeated uid): row 1 came first
+    everyone = np.ones(6, bool)
+    assert prepare._lowest_rank_per_key(keys, ranks, everyone).tolist() == [False, True, False, True, False, True]
+    without_row_1 = everyone.copy()
+    without_row_1[1] = False
+    assert prepare._lowest_rank_per_key(keys, ranks, without_row_1).tolist() == [False, False, True, True, False, True]
