@@ -160,10 +160,6 @@ class Config:
         return self.resolve(self.paths.adapter_dir)
 
     @property
-    def checkpoints_dir(self) -> Path:
-        return self.outputs_dir / "train" / "checkpoints"
-
-    @property
     def manifests_dir(self) -> Path:
         return self.outputs_dir / "manifests"
 

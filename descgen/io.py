@@ -1,4 +1,5 @@
-"""Atomic artifact writes: a crash never leaves a file that looks finished (write a temp name, then rename)."""
+"""Artifact files: atomic writes (a crash never leaves a file that looks finished: write a temp name, then rename),
+reads, and content hashes."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def replace_dir(staging: Path, final: Path) -> Path:
     if old.exists():
         shutil.rmtree(old)
     return final
+
+
+def hash_into(digest, path: Path):
+    """Stream a file's bytes into a hash object (xxhash, hashlib), 16 MiB at a time; returns the digest."""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(block)
+    return digest

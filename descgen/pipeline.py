@@ -28,7 +28,7 @@ from typing import Callable
 import xxhash
 
 from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
-from .io import atomic_write_json, read_json
+from .io import atomic_write_json, hash_into, read_json
 
 MANIFEST_VERSION = 1
 
@@ -90,11 +90,7 @@ def fingerprint(path: Path) -> dict:
 def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     # Reading the 1.9 GB trn.json costs ~0.8 s; the staleness check and the manifest written after the stage
     # both need it, so one run_all hashes an unchanged file once (a rewrite changes size or mtime).
-    digest = xxhash.xxh3_128()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return hash_into(xxhash.xxh3_128(), Path(path)).hexdigest()
 
 
 def _rel(path: Path) -> str:

@@ -75,6 +75,19 @@ def test_resume_false_starts_over(prepared):
     assert train.run(fresh)["resumed_from"] is None
 
 
+def test_a_changed_split_under_the_same_params_starts_a_fresh_run(prepared):
+    cfg = prepared("train.epochs=1.0", "train.eval_steps=10", "train.save_steps=10")
+    with pytest.raises(KeyboardInterrupt):
+        train.run(cfg, callbacks=[StopAt(13)])
+    before = train.run_dir(cfg)
+    split = cfg.data_dir / "train.jsonl"
+    split.write_text("".join(reversed(split.read_text().splitlines(keepends=True))))  # a new trn.json, same params
+    assert train.run_dir(cfg) != before
+    report = train.run(cfg)
+    assert report["resumed_from"] is None  # not checkpoint-10 of the run on the old rows
+    assert report["final_step"] == 25
+
+
 def test_saved_adapter_reloads_with_peft_and_generates_the_same_text(prepared):
     from peft import PeftModel
 
