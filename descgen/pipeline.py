@@ -30,7 +30,7 @@ import xxhash
 from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
 from .io import atomic_write_json, hash_into, read_json
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: upstream digests cover only handoff outputs; train's key has no data section
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class Stage:
     upstream: tuple[str, ...]                    # stages whose outputs it reads
     inputs: Callable[[Config], list[Path]]       # files outside outputs/ it reads
     outputs: Callable[[Config], list[Path]]      # what it writes (the executed notebook is added by the runner)
+    # the outputs later stages read, when not all: only these move their keys, so a rerun that writes the same
+    # splits (prepare_report.json holds timings that differ on every run) does not retrain anything
+    handoff: Callable[[Config], list[Path]] | None = None
 
 
 def _data_inputs(cfg: Config) -> list[Path]:
@@ -56,11 +59,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (),
           _data_inputs,
           lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl",
-                                              "prepare_report.json", "lengths.json")]),
+                                              "prepare_report.json", "lengths.json")],
+          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl")]),
     Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
           _model_inputs,
           lambda c: [c.eval_dir / "baseline_predictions.jsonl", c.eval_dir / "baseline_metrics.json"]),
-    Stage("train", "03_train_lora.ipynb", ("data", "prompt", "model", "lora", "train"), ("prepare",),
+    # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key
+    # train.run_dir), so data.workers or data.scanner never retrain a model
+    Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train"), ("prepare",),
           _model_inputs,
           lambda c: [c.adapter_dir / f for f in ("adapter_model.safetensors", "adapter_config.json",
                                                  "training_report.json")]),
@@ -108,9 +114,11 @@ def executed_notebook(cfg: Config, stage: Stage) -> Path:
     return cfg.outputs_dir / "notebooks" / stage.notebook
 
 
-def outputs_digest(manifest: dict) -> str:
-    blob = json.dumps(manifest["outputs"], sort_keys=True).encode()
-    return xxhash.xxh3_64_hexdigest(blob)
+def outputs_digest(cfg: Config, stage: Stage, manifest: dict) -> str:
+    """What a downstream key sees of `stage`: the fingerprints of the outputs it hands on."""
+    handed = {_rel(p) for p in stage.handoff(cfg)} if stage.handoff else None
+    outputs = [o for o in manifest["outputs"] if handed is None or o["path"] in handed]
+    return xxhash.xxh3_64_hexdigest(json.dumps(outputs, sort_keys=True).encode())
 
 
 def stage_key(cfg: Config, stage: Stage) -> dict:
@@ -118,7 +126,7 @@ def stage_key(cfg: Config, stage: Stage) -> dict:
     upstream = {}
     for name in stage.upstream:
         path = manifest_path(cfg, name)
-        upstream[name] = outputs_digest(read_json(path)) if path.exists() else None
+        upstream[name] = outputs_digest(cfg, BY_NAME[name], read_json(path)) if path.exists() else None
     return {
         "stage": stage.name,
         "params_hash": cfg.section_hash(*stage.params),
@@ -135,14 +143,14 @@ def why_stale(cfg: Config, stage: Stage) -> str | None:
         return "never completed"
     manifest = read_json(path)
     key = stage_key(cfg, stage)
+    if manifest.get("version") != key["version"]:
+        return "manifest format changed"
     if manifest.get("params_hash") != key["params_hash"]:
         return f"params changed ({', '.join(stage.params)})"
     if manifest.get("inputs") != key["inputs"]:
         return "input files changed"
     if manifest.get("upstream") != key["upstream"]:
         return "upstream outputs changed"
-    if manifest.get("version") != key["version"]:
-        return "manifest format changed"
     for recorded in manifest["outputs"]:
         now = fingerprint(REPO_ROOT / recorded["path"] if not Path(recorded["path"]).is_absolute()
                           else Path(recorded["path"]))

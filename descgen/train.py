@@ -26,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .config import Config
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
+from .pipeline import BY_NAME
 from .prepare import read_split
 from .prompts import IGNORE_INDEX, encode_example
 from . import modeling
@@ -145,7 +146,7 @@ def run_dir(cfg: Config) -> Path:
     return cfg.outputs_dir / "train" / digest.hexdigest()
 
 
-TRAIN_PARAMS = ("data", "prompt", "model", "lora", "train")
+TRAIN_PARAMS = BY_NAME["train"].params  # the pipeline's key for this stage, so both agree on what is "the same run"
 
 
 def training_arguments(cfg: Config, output_dir: Path):

@@ -1,6 +1,7 @@
 """The runner's bookkeeping, with notebook execution replaced by a fake that writes each stage's outputs
 from its inputs; and one real end-to-end `./run_all.sh --profile smoke` in a copy of the repo."""
 
+import itertools
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from descgen import pipeline
+from descgen import config, pipeline
 from descgen.config import REPO_ROOT, load
 
 
@@ -19,6 +20,7 @@ from descgen.config import REPO_ROOT, load
 def fake_runs(monkeypatch, tmp_path, tiny_model_dir):
     """Run pipeline.main with a fake executor; returns (main(*extra_args) -> exit code, list of stages run)."""
     ran: list[str] = []
+    clock = itertools.count()
 
     def fake_execute(cfg, stage, profile, overrides):
         ran.append(stage.name)
@@ -26,6 +28,8 @@ def fake_runs(monkeypatch, tmp_path, tiny_model_dir):
         for path in stage.outputs(cfg):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(key)  # deterministic in params and upstream outputs, like a seeded stage
+        if stage.name == "prepare":  # except its report, which holds timings, like the real one
+            (cfg.data_dir / "prepare_report.json").write_text(f"{key} wall_s={next(clock)}")
         nb = pipeline.executed_notebook(cfg, stage)
         nb.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.v4.new_notebook(), nb)
@@ -83,6 +87,27 @@ def test_a_changed_param_reruns_exactly_the_stages_that_use_it(fake_runs, change
     main()
     assert main("--set", change) == 0
     assert ran == expected
+
+
+def test_prepare_mechanics_params_do_not_touch_later_stages(fake_runs, tmp_path, tiny_model_dir):
+    main, ran = fake_runs
+    main()
+    base = [f"paths.outputs={tmp_path / 'outputs'}", f"paths.adapter_dir={tmp_path / 'adapter'}",
+            f"model.name={tiny_model_dir}"]
+    before = config.load("smoke", base)
+    after = config.load("smoke", base + ["data.workers=2", "data.scanner=python", "data.read_block_bytes=4096"])
+    for stage in pipeline.STAGES[1:]:  # how prepare reads the file is prepare's business only
+        assert pipeline.stage_key(after, stage) == pipeline.stage_key(before, stage), stage.name
+    assert pipeline.why_stale(after, pipeline.BY_NAME["prepare"]).startswith("params changed")
+
+
+def test_a_prepare_rerun_that_writes_the_same_splits_reruns_nothing_downstream(fake_runs, tmp_path):
+    main, ran = fake_runs
+    main()
+    assert main("--force", "--only", "prepare") == 0  # new timings in its report, the same splits
+    assert ran == ["prepare"]
+    assert main() == 0
+    assert ran == []
 
 
 def test_a_deleted_artifact_reruns_its_stage(fake_runs, tmp_path):
