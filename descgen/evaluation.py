@@ -41,11 +41,11 @@ def repetition_rate(text: str, n: int = 4) -> float:
 @torch.inference_mode()
 def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = False) -> list[float]:
     """Mean NLL per description token of each reference given its prompt (end tokens included)."""
-    from .train import PadCollator, _causal_lm, nll_from_hidden
+    from .train import PadCollator, unwrap_causal_lm, nll_from_hidden
 
     examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
     collate = PadCollator(tokenizer.pad_token_id)
-    causal_lm = _causal_lm(model)
+    causal_lm = unwrap_causal_lm(model)
     lm_head = causal_lm.get_output_embeddings()
     nll = []
     with base_only(model, base):

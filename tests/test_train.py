@@ -61,9 +61,12 @@ def test_an_interrupted_run_resumes_and_ends_at_the_same_step(prepared):
     with pytest.raises(KeyboardInterrupt):
         train.run(cfg, callbacks=[StopAt(13)])
     assert not (cfg.adapter_dir / "adapter_model.safetensors").exists()  # nothing that looks finished
+    assert (train.run_dir(cfg) / "checkpoints" / "checkpoint-10").exists()  # the resume point survives a crash
     report = train.run(cfg)
     assert report["resumed_from"].endswith("checkpoint-10")
     assert report["final_step"] == 25
+    assert report["best_checkpoint"].startswith("checkpoint-")
+    assert not (train.run_dir(cfg) / "checkpoints").exists()  # a finished run leaves its adapter, not ~1 GB of state
 
 
 def test_resume_false_starts_over(prepared):
