@@ -4,6 +4,9 @@ Memory stays bounded whatever the file size: a worker reads `data.read_block_byt
 per row that survives the filters, only three 64-bit keys and two lengths (32 B × 1.5 M rows ≈ 48 MB), plus
 the few thousand lowest-ranked rows themselves. The full file is never held.
 
+The per-line loop runs in C where descgen/_c/_scan.c is built (`pip install -e .`), else in Python
+(`_scan_python`, the reference: tests require both to give identical results); `data.scanner` chooses.
+
 Sampling does not depend on file order or size: a row's rank is hash(seed, uid); the sample is the
 lowest-ranked eligible rows. Duplicates keep their lowest-ranked copy, so a shuffled file gives the same rows.
 """
@@ -260,8 +263,7 @@ def _scan_c(path: Path, data: DataConfig, start: int, end: int | None, keep: int
          candidates) = _c_scan.scan_block(block, min(admit, (1 << 64) - 1), admit >> 64, survivors, *args)
         for reason, lineno in malformed:
             out.skip(reason, out.lines + lineno)
-        for reason, count in zip(("content_empty", "title_too_short", "content_too_short", "content_repeats_title"),
-                                 drops):
+        for reason, count in zip(DROP_REASONS[:4], drops):  # the per-row reasons, in _scan.c's order
             if count:
                 out.dropped[reason] += count
         for column, chunk in ((out.raw_title_len, raw_tl), (out.raw_content_len, raw_cl), (out.title_len, tl),

@@ -26,6 +26,7 @@
 #define XXH_INLINE_ALL
 #include "xxhash.h"
 
+/* the order of prepare.DROP_REASONS[:4]: the tuple of counts comes back in it */
 enum { CONTENT_EMPTY, TITLE_TOO_SHORT, CONTENT_TOO_SHORT, CONTENT_REPEATS_TITLE, N_DROPS };
 
 /* title_key's ASCII path: lower-case, delete string.punctuation + string.whitespace */
