@@ -83,10 +83,15 @@ def clean_text(text: str, decode_html: bool = True, strip_tags: bool = True, fol
     return text.strip() if text and (text[0] == " " or text[-1] == " ") else text
 
 
+# What str.split() splits on besides " \t\n\r\xa0" (probed one by one below, at memchr speed, being common)
+_RARE_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def fold_whitespace(text: str) -> str:
     # Substring probes run at memchr speed; a full split/join of a 1,000-char description costs ~10x more,
     # and most descriptions need no folding at all.
-    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text:
+    if ("  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text
+            or _RARE_SPACE.search(text)):
         return " ".join(text.split())
     return text.strip() if text and (text[0].isspace() or text[-1].isspace()) else text
 
@@ -161,23 +166,38 @@ def _lines(block: bytes) -> list[bytes]:
     return lines
 
 
+def wide_space_offsets(u: np.ndarray) -> np.ndarray:
+    r"""Offsets in a block (as uint8) of the Unicode spaces that reach a raw line unescaped, in UTF-8, beyond
+    U+00A0 and U+0085 (c2 xx: the loop's lead-byte probe catches those): U+1680, U+2000-200A, U+2028, U+2029,
+    U+202F, U+205F, U+3000. JSON escapes every control character, so \x0b \x0c \x1c-\x1f arrive as "\u00.."
+    and the backslash probe catches them. One compare finds the lead bytes (~4 ms per 16 MiB; a bytes regex took
+    90 ms); the few candidates are then checked exactly."""
+    at = np.flatnonzero(u[:-2] >= 0xE1) if len(u) > 2 else np.zeros(0, np.int64)
+    lead, b1, b2 = u[at], u[at + 1], u[at + 2]
+    wide = (((lead == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
+            | ((lead == 0xE2) & (b1 == 0x80) & (((b2 >= 0x80) & (b2 <= 0x8A)) | (b2 == 0xA8) | (b2 == 0xA9) | (b2 == 0xAF)))
+            | ((lead == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
+            | ((lead == 0xE3) & (b1 == 0x80) & (b2 == 0x80)))
+    return at[wide]
+
+
 def whitespace_run_lines(block: bytes, count: int) -> list[bool]:
-    """Per line of the block: does it hold two spaces in a row? One numpy pass over the block, as two
-    uint16 comparisons (pairs at even and at odd offsets), replaces a two-byte substring search per line,
-    which CPython runs at ~1 byte/ns: 7 ms instead of 37 ms per 16 MiB here."""
+    """Per line of the block: does it hold two spaces in a row, or a raw wide Unicode space (above)? Numpy
+    passes over the whole block (pairs: two uint16 comparisons, at even and at odd offsets) replace substring
+    searches per line, which CPython runs at ~1 byte/ns: ~11 ms per 16 MiB instead of 37 ms for the pairs alone."""
     n = len(block)
-    if n < 2:
+    u = np.frombuffer(block, np.uint8)
+    hits = [wide_space_offsets(u)]
+    if n >= 2:
+        even = np.frombuffer(block, np.uint16, count=n // 2) == 0x2020
+        odd = np.frombuffer(block, np.uint16, count=(n - 1) // 2, offset=1) == 0x2020
+        # pair i covers bytes 2i, 2i+1 (even) or 2i+1, 2i+2 (odd): byte 2i+1 is a space of that line either way
+        hits.append(np.flatnonzero(np.append(even[: len(odd)] | odd, even[len(odd):])) * 2 + 1)
+    where = np.concatenate(hits)
+    if not len(where):
         return [False] * count
-    even = np.frombuffer(block, np.uint16, count=n // 2) == 0x2020
-    odd = np.frombuffer(block, np.uint16, count=(n - 1) // 2, offset=1) == 0x2020
-    pairs = even[: len(odd)] | odd
-    if not pairs.any() and not (len(even) > len(odd) and even[-1]):
-        return [False] * count
-    # pair i covers bytes 2i, 2i+1 (even) or 2i+1, 2i+2 (odd): byte 2i+1 is a space of that line either way
-    where = np.flatnonzero(np.append(pairs, even[len(odd):])) * 2 + 1
-    newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == 0x0A)
     flags = np.zeros(count, bool)
-    flags[np.searchsorted(newlines, where)] = True
+    flags[np.searchsorted(np.flatnonzero(u == 0x0A), where)] = True
     return flags.tolist()
 
 
@@ -314,10 +334,10 @@ def _scan_python(path: Path, data: DataConfig, start: int = 0, end: int | None =
         if not content:
             dropped["content_empty"] += 1
             continue
-        # Whitespace runs show in the raw line as two spaces (found per block, above), a JSON escape
-        # (\n \t \r \u00a0) or a UTF-8 no-break space (c2 a0). One-byte probes are memchr (0.3 µs a line) where
-        # two-byte ones cost 1.2-1.9 µs, so the no-break space is probed by its lead byte; other c2xx characters
-        # (©, ®, °) merely take the exact path.
+        # Whitespace to fold shows in the raw line as two spaces or a wide Unicode space (both found per block,
+        # above), a JSON escape (\n \t \r \u00a0 ...) or a UTF-8 c2 a0 / c2 85. One-byte probes are memchr (0.3 µs
+        # a line) where two-byte ones cost 1.2-1.9 µs, so those two are probed by their lead byte; other c2xx
+        # characters (©, ®, °) merely take the exact path.
         fold = spaces or b"\\" in line or b"\xc2" in line
         # Inlined fast paths below: most fields need no cleaning, and a Python call costs as much as the probes.
         if fold or "&" in title or "<" in title:

@@ -236,10 +236,14 @@ def test_bundled_sample_runs_and_conserves_lines(tmp_path):
     assert report["malformed"] == 7
 
 
-@pytest.mark.parametrize("raw", ["Two  spaces here", "Line\nbreak", "Tab\there", "No\u00a0break", "Edge space "])
-def test_whitespace_is_folded_whatever_the_raw_line_looks_like(tmp_path, raw):
+@pytest.mark.parametrize("escaped", [True, False], ids=["json-escaped", "raw-utf8"])
+@pytest.mark.parametrize("raw", ["Two  spaces here", "Line\nbreak", "Tab\there", "No\u00a0break", "Edge space ",
+                                 "Em\u2003space", "Ideographic\u3000space", "Line\u2028separator", "Narrow\u202fnbsp",
+                                 "Vertical\x0btab", "Next\x85line", "File\x1cseparator"])
+def test_whitespace_is_folded_whatever_the_raw_line_looks_like(tmp_path, raw, escaped):
     content = f"{raw} {DESC}"
-    data = write_lines(tmp_path / "trn.json", [row(f"U{i}", f"{raw} title {i}", content) for i in range(5)])
+    data = write_lines(tmp_path / "trn.json", [json.dumps(row(f"U{i}", f"{raw} title {i}", content), ensure_ascii=escaped)
+                                               for i in range(5)])
     rows = sum(prepare.run(prepare_cfg(tmp_path, data)).splits.values(), [])
     assert all(r["content"] == " ".join(content.split()) for r in rows)
     assert all(r["title"] == " ".join(r["title"].split()) for r in rows)
@@ -264,15 +268,25 @@ def test_a_missing_data_file_says_where_to_get_it(tmp_path):
         prepare.run(cfg)
 
 
-def test_block_probe_for_double_spaces_agrees_with_a_per_line_search():
+WIDE_SPACES = [c.encode() for c in "\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"]
+
+
+def test_block_probe_for_double_spaces_and_wide_spaces_agrees_with_a_per_line_search():
     rng = random.Random(5)
-    alphabet = b"ab \n"
-    for trial in range(300):
-        block = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+    alphabet = [b"a", b"b", b" ", b"\n", "’".encode(), "\u200b".encode(), "\u3001".encode(), *WIDE_SPACES]
+    for trial in range(600):
+        block = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         if trial % 2 and block:
             block = block.rstrip(b"\n") + b"\n"  # blocks end at a newline, except the file's last one
         lines = prepare._lines(block)
-        assert prepare.whitespace_run_lines(block, len(lines)) == [b"  " in line for line in lines], block
+        expected = [b"  " in line or any(w in line for w in WIDE_SPACES) for line in lines]
+        assert prepare.whitespace_run_lines(block, len(lines)) == expected, block
+
+
+def test_fold_whitespace_knows_every_character_str_split_splits_on():
+    for c in map(chr, range(0x110000)):
+        text = f"a{c}b"
+        assert prepare.fold_whitespace(text) == " ".join(text.split()), hex(ord(c))
 
 
 def test_double_spaces_fold_at_either_byte_parity(tmp_path):

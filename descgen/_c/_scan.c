@@ -256,9 +256,22 @@ static int space_at(const unsigned char *s, const unsigned char *end) {
 
 static int has_double_space(const char *s, Py_ssize_t n);
 
-static int has_nbsp(const char *s, Py_ssize_t n) {  /* c2 a0; memmem walks 2-byte needles byte by byte */
-    for (const char *q = s, *end = s + n; (q = memchr(q, 0xc2, end - q)) && q + 1 < end; q++)
-        if ((unsigned char)q[1] == 0xa0) return 1;
+/* a whitespace character other than ' ': where split/join can differ from strip besides double spaces */
+static int has_other_space(const char *s, Py_ssize_t n) {
+    const unsigned char *u = (const unsigned char *)s, *end = u + n;
+    for (const unsigned char *q = u; q < end; q++) {
+        if (*q < 0x80 ? (ASCII_SPACE[*q] && *q != ' ') : space_at(q, end) > 0) return 1;
+    }
+    return 0;
+}
+
+/* prepare's raw-line probe for the wide spaces (U+1680, U+2000-200A, U+2028/9, U+202F, U+205F, U+3000): the
+ * c2 xx ones are caught by the lead-byte probe and JSON escapes the ASCII ones */
+static int has_wide_space(const char *s, Py_ssize_t n) {
+    const unsigned char *end = (const unsigned char *)s + n;
+    for (int lead = 0xe1; lead <= 0xe3; lead++)
+        for (const unsigned char *q = (const unsigned char *)s; (q = memchr(q, lead, end - q)); q++)
+            if (space_at(q, end)) return 1;
     return 0;
 }
 
@@ -266,8 +279,7 @@ static int has_nbsp(const char *s, Py_ssize_t n) {  /* c2 a0; memmem walks 2-byt
 static Py_ssize_t fold_ws(char *s, Py_ssize_t n) {
     const unsigned char *u = (const unsigned char *)s, *end = u + n;
     Py_ssize_t o = 0;
-    if (has_double_space(s, n) || memchr(s, '\n', n) || memchr(s, '\t', n) || memchr(s, '\r', n) ||
-        has_nbsp(s, n)) {
+    if (has_double_space(s, n) || has_other_space(s, n)) {
         int gap = 0;
         for (Py_ssize_t i = 0; i < n;) {
             int k = space_at(u + i, end);
@@ -480,8 +492,9 @@ static PyObject *scan_block(PyObject *self, PyObject *args) {
             drops[CONTENT_EMPTY]++;
             continue;
         }
-        /* whitespace runs show in the raw line as two spaces, a JSON escape or a UTF-8 no-break space (c2 a0) */
-        int fold = memchr(start, '\\', n) || memchr(start, 0xC2, n) || has_double_space(start, n);
+        /* whitespace to fold shows in the raw line as a JSON escape, c2 a0 / c2 85, two spaces or a wide space */
+        int fold = memchr(start, '\\', n) || memchr(start, 0xC2, n) || has_double_space(start, n) ||
+                   has_wide_space(start, n);
         if (!(title = clean_title(raw_title, fold, py_clean, decode, strip))) goto done;
         if (PyUnicode_GET_LENGTH(title) < min_title) {
             drops[TITLE_TOO_SHORT]++;
