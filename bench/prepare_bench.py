@@ -1,7 +1,8 @@
 """Prepare at full scale: the seeds' pandas way vs our streaming prepare, on a full-size stand-in of trn.json.
 
-    python bench/prepare_bench.py                 # writes bench/data/trn_fullsize.json (~1.9 GB) if missing
+    python bench/prepare_bench.py                 # writes bench/data/trn_2248619.json (~1.9 GB) if missing
     python bench/prepare_bench.py --lines 200000  # a quicker, smaller run
+    python bench/prepare_bench.py --skip-pandas --scanner python  # only ours, with the fallback loop
 
 The stand-in has trn.json's schema and shape: 2,248,619 lines, a third with empty content, a long tail of
 content lengths (log-normal, capped at 20k chars), HTML entities and tags. It has no malformed line: a single
