@@ -35,11 +35,22 @@ import xxhash
 from .config import Config, DataConfig, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
 
-try:  # prepare's per-line loop in C, built by `pip install -e .`; the Python loop below gives the same result
-    from . import _scan as _c_scan
-    _C_SCAN_ERROR = None
-except ImportError as error:  # no compiler at install time, or the checkout was never installed
-    _c_scan, _C_SCAN_ERROR = None, str(error)
+C_SCAN_ABI = 1  # _scan.c's ABI: bump both when scan_block's arguments or results change
+
+def _load_c_scan():
+    """prepare's per-line loop in C (descgen/_c/_scan.c, built by `pip install -e .`), or None and why not."""
+    try:
+        from . import _scan
+    except ImportError as error:  # no compiler at install time, or the checkout was never installed
+        return None, str(error)
+    if Path(_scan.__file__).parent != Path(__file__).parent:  # another checkout's editable install found it
+        return None, f"the one found, {_scan.__file__}, belongs to another checkout"
+    if getattr(_scan, "ABI", None) != C_SCAN_ABI:  # sources pulled, extension not rebuilt
+        return None, f"it was built from older sources (ABI {getattr(_scan, 'ABI', None)}, need {C_SCAN_ABI})"
+    return _scan, None
+
+
+_c_scan, _C_SCAN_ERROR = _load_c_scan()
 
 MALFORMED_REASONS = ("blank_line", "invalid_utf8", "invalid_json", "not_an_object", "bad_title", "bad_content")
 DROP_REASONS = ("content_empty", "title_too_short", "content_too_short", "content_repeats_title",
@@ -229,8 +240,8 @@ def scanner_for(data: DataConfig) -> str:
     if data.scanner == "python" or (data.scanner == "auto" and _c_scan is None):
         return "python"
     if _c_scan is None:
-        raise RuntimeError(f"data.scanner: c, but descgen._scan is not built ({_C_SCAN_ERROR}). Build it with "
-                           "`pip install -e .` (needs a C compiler), or set data.scanner: auto")
+        raise RuntimeError(f"data.scanner: c, but descgen._scan is not usable ({_C_SCAN_ERROR}). Build it in this "
+                           "checkout with `pip install -e .` (needs a C compiler), or set data.scanner: auto")
     return "c"
 
 

@@ -426,6 +426,27 @@ def test_scanner_auto_falls_back_to_python_and_says_so(tmp_path, monkeypatch):
         prepare.run(prepare_cfg(tmp_path, tmp_path / "trn.json", "data.scanner=c", n=(20, 5, 5)))
 
 
+@pytest.mark.parametrize("where, abi, why", [("elsewhere", prepare.C_SCAN_ABI, "another checkout"),
+                                              ("here", None, "older sources"), ("here", prepare.C_SCAN_ABI - 1, "older")])
+def test_a_c_scanner_from_another_checkout_or_older_sources_is_not_used(monkeypatch, tmp_path, where, abi, why):
+    import types
+
+    import descgen
+
+    fake = types.ModuleType("descgen._scan")
+    fake.__file__ = str((tmp_path if where == "elsewhere" else prepare.Path(prepare.__file__).parent) / "_scan.so")
+    if abi is not None:
+        fake.ABI = abi
+    monkeypatch.setattr(descgen, "_scan", fake, raising=False)
+    module, error = prepare._load_c_scan()
+    assert module is None and why in error
+
+
+@needs_c
+def test_the_built_c_scanner_is_this_checkouts_and_current():
+    assert prepare._load_c_scan() == (prepare._c_scan, None)
+
+
 @needs_c
 def test_report_names_the_c_scanner_when_built(tmp_path):
     cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(20, 5, 5))

@@ -605,5 +605,7 @@ PyMODINIT_FUNC PyInit__scan(void) {
         !(R_BAD_TITLE = PyUnicode_InternFromString("bad_title")) ||
         !(R_BAD_CONTENT = PyUnicode_InternFromString("bad_content")))
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "ABI", 1) < 0) Py_CLEAR(m);  /* = prepare.C_SCAN_ABI */
+    return m;
 }
