@@ -44,6 +44,9 @@ class Stage:
     # the outputs later stages read, when not all: only these move their keys, so a rerun that writes the same
     # splits (prepare_report.json holds timings that differ on every run) does not retrain anything
     handoff: Callable[[Config], list[Path]] | None = None
+    # package modules whose code makes the stage's results, besides config.py; a change is reported, not rerun
+    # (a refactor must not retrain Phi-4-mini for hours): `--from STAGE` reruns it when the change matters
+    code: tuple[str, ...] = ()
 
 
 def _data_inputs(cfg: Config) -> list[Path]:
@@ -60,23 +63,28 @@ STAGES: tuple[Stage, ...] = (
           _data_inputs,
           lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl",
                                               "prepare_report.json", "lengths.json")],
-          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl")]),
+          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl")],
+          ("prepare.py", "_c/_scan.c")),
     Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
           _model_inputs,
-          lambda c: [c.eval_dir / "baseline_predictions.jsonl", c.eval_dir / "baseline_metrics.json"]),
+          lambda c: [c.eval_dir / "baseline_predictions.jsonl", c.eval_dir / "baseline_metrics.json"],
+          code=("baseline.py", "generate.py", "evaluation.py", "modeling.py", "prompts.py")),
     # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key
     # train.run_dir), so data.workers or data.scanner never retrain a model
     Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train"), ("prepare",),
           _model_inputs,
           lambda c: [c.adapter_dir / f for f in ("adapter_model.safetensors", "adapter_config.json",
-                                                 "training_report.json")]),
+                                                 "training_report.json")],
+          code=("train.py", "modeling.py", "prompts.py", "fused_lora.py")),
     Stage("compare", "04_compare.ipynb", ("eval",), ("baseline", "train"),
           lambda c: [],
           lambda c: [c.eval_dir / f for f in ("finetuned_predictions.jsonl", "retrieval_predictions.jsonl",
-                                              "compare_rows.jsonl", "compare.json")]),
+                                              "compare_rows.jsonl", "compare.json")],
+          code=("compare.py", "generate.py", "evaluation.py", "modeling.py", "prompts.py")),
     Stage("demo", "05_demo.ipynb", ("demo", "eval"), ("train",),
           lambda c: [],
-          lambda c: [c.outputs_dir / "demo" / "demo.jsonl"]),
+          lambda c: [c.outputs_dir / "demo" / "demo.jsonl"],
+          code=("demo.py", "generate.py", "modeling.py", "prompts.py")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 BY_NAME = {s.name: s for s in STAGES}
@@ -104,6 +112,22 @@ def _rel(path: Path) -> str:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+def _code_files(stage: Stage) -> list[Path]:
+    package = Path(__file__).parent
+    return [package / "config.py", *(package / m for m in stage.code), REPO_ROOT / "notebooks" / stage.notebook]
+
+
+def code_digests(stage: Stage) -> dict[str, str]:
+    """xxh3 of each file whose code makes the stage's results: recorded in its manifest, compared on later runs."""
+    return {_rel(f): hash_into(xxhash.xxh3_64(), f).hexdigest() for f in _code_files(stage) if f.exists()}
+
+
+def code_changed(cfg: Config, stage: Stage) -> list[str]:
+    """The stage's code files that differ from when its outputs were made (none known for older manifests)."""
+    recorded = read_json(manifest_path(cfg, stage.name)).get("code", {})
+    return sorted(path for path, digest in code_digests(stage).items() if recorded and recorded.get(path) != digest)
 
 
 def manifest_path(cfg: Config, stage: str) -> Path:
@@ -166,6 +190,7 @@ def write_manifest(cfg: Config, stage: Stage, started: float, ended: float, peak
     manifest.update({
         "params": {key: _pick(cfg.raw, key) for key in stage.params},
         "outputs": [fingerprint(p) for p in stage.outputs(cfg)],
+        "code": code_digests(stage),
         "profile": cfg.profile,
         "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(),
         "ended": dt.datetime.fromtimestamp(ended, dt.timezone.utc).isoformat(),
@@ -310,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         tag = f"[{number}/{len(stages)}] {stage.name}"
         reason = "forced" if forced else why_stale(cfg, stage)
         if reason is None:
-            print(f"{tag}: up to date", flush=True)
+            changed = code_changed(cfg, stage)
+            note = f" (code changed since it ran: {', '.join(changed)}; --from {stage.name} reruns it)" if changed else ""
+            print(f"{tag}: up to date{note}", flush=True)
             timings.append((stage.name, "up to date", 0.0))
             continue
         print(f"{tag}: running notebooks/{stage.notebook} ({reason})", flush=True)

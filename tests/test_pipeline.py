@@ -110,6 +110,21 @@ def test_a_prepare_rerun_that_writes_the_same_splits_reruns_nothing_downstream(f
     assert ran == []
 
 
+def test_changed_code_is_reported_but_does_not_rerun(fake_runs, tmp_path, monkeypatch, capsys):
+    main, ran = fake_runs
+    module = tmp_path / "train.py"
+    module.write_text("LR = 1\n")
+    monkeypatch.setattr(pipeline, "_code_files", lambda stage: [module] if stage.name == "train" else [])
+    main()
+    module.write_text("LR = 2\n")
+    capsys.readouterr()
+    assert main() == 0
+    assert ran == []  # a refactor must not retrain a model by itself
+    out = capsys.readouterr().out
+    assert f"train: up to date (code changed since it ran: {module}; --from train reruns it)" in out
+    assert "baseline: up to date\n" in out
+
+
 def test_a_deleted_artifact_reruns_its_stage(fake_runs, tmp_path):
     main, ran = fake_runs
     main()
