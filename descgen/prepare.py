@@ -37,6 +37,7 @@ from .io import atomic_write_json, atomic_write_jsonl
 
 C_SCAN_ABI = 1  # _scan.c's ABI: bump both when scan_block's arguments or results change
 
+
 def _load_c_scan():
     """prepare's per-line loop in C (descgen/_c/_scan.c, built by `pip install -e .`), or None and why not."""
     try:
@@ -213,7 +214,8 @@ def whitespace_run_lines(block: bytes, count: int) -> list[bool]:
 
 
 def _flagged_lines(path: Path, start: int, end: int | None, block_bytes: int):
-    """Per block, an iterator of (raw line, has two spaces in a row); chained, it is walked at C speed."""
+    """Per block, an iterator of (raw line, holds two spaces in a row or a raw wide space); chained, it is
+    walked at C speed."""
     for block in _open_blocks(path, start, end, block_bytes):
         lines = _lines(block)
         yield zip(lines, whitespace_run_lines(block, len(lines)))

@@ -17,10 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
-import xxhash
-
 import torch
 import torch.nn.functional as F
+import xxhash
 import yaml
 from torch.utils.checkpoint import checkpoint
 
