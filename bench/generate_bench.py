@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from descgen import config, modeling  # noqa: E402
 from descgen.generate import generate  # noqa: E402
-from descgen.prepare import read_split  # noqa: E402
+from descgen.stages import read_split  # noqa: E402
 
 
 def main() -> None:
@@ -31,11 +31,11 @@ def main() -> None:
     cfg = config.load(args.profile, args.overrides)
     modeling.ensure_local_model(cfg)
     try:
-        titles = [r["title"] for r in read_split(cfg, "test")][: args.rows]
+        titles = [{"title": r["title"]} for r in read_split(cfg, "test")][: args.rows]
     except FileNotFoundError:
         from descgen import prepare
 
-        titles = [r["title"] for r in prepare.run(cfg).splits["test"]][: args.rows]
+        titles = [{"title": r["title"]} for r in prepare.run(cfg).splits["test"]][: args.rows]
     model, tokenizer = modeling.load_for_inference(cfg, adapter=False)
     stops = modeling.stop_token_ids(model, tokenizer)
     batch = args.batch_size or cfg.eval.batch_size

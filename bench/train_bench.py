@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from descgen import config, modeling  # noqa: E402
-from descgen.prepare import read_split  # noqa: E402
+from descgen.stages import read_split  # noqa: E402
 from descgen.prompts import IGNORE_INDEX, encode_example  # noqa: E402
-from descgen.train import PadCollator, description_nll  # noqa: E402
+from descgen.losses import PadCollator, description_nll  # noqa: E402
 
 PHI4_MINI = modeling.PHI4_MINI_ARCHITECTURE
 
@@ -125,7 +125,7 @@ def cpu_run(recipe: str, profile: str, rows: int, micro_batch: int, overrides: l
     tokenizer = modeling.load_tokenizer(cfg)
     model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
     data = read_split(cfg, "train")[:rows]
-    examples = [vars(encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len))
+    examples = [vars(encode_example(tokenizer, cfg.prompt, r, cfg.train.max_seq_len))
                 for r in data]
     if recipe == "ours":
         batches = ours_batches(examples, micro_batch, tokenizer.pad_token_id)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import modeling
+import json
+import sys
+
+from . import config, modeling, stages
 from .config import Config
 from .evaluation import (ROUGE_KEYS, decoding_settings, evaluate_model, paired_bootstrap, perplexity,
                          read_predictions, retrieval_floor, score_rows, summarize, uids_hash)
-from .io import atomic_write_json, atomic_write_jsonl, read_json
-from .prepare import read_split
+from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 
 MODELS = ("baseline", "finetuned", "retrieval")
 
 
 def run(cfg: Config) -> dict:
-    rows = read_split(cfg, "test")
+    rows = stages.read_split(cfg, "test")
     baseline_metrics, baseline_rows = read_predictions(cfg, "baseline")
     if baseline_metrics["uids_hash"] != uids_hash(rows):
         raise RuntimeError("the baseline was scored on other test rows: rerun the baseline stage")
@@ -29,23 +31,30 @@ def run(cfg: Config) -> dict:
         raise RuntimeError(
             f"the baseline used other decoding settings ({baseline_metrics['decoding']}) than now "
             f"({decoding_settings(cfg)}): rerun the baseline stage so both models are judged alike")
+    # model.dtype: auto decides per process; greedy text differs between bf16 and fp32, so both must agree
+    dtype = str(modeling.compute_dtype(cfg)).replace("torch.", "")
+    if baseline_metrics.get("compute_dtype", dtype) != dtype:
+        raise RuntimeError(
+            f"the baseline ran in {baseline_metrics['compute_dtype']} and the fine-tune would run in {dtype} "
+            f"(model.dtype: {cfg.model.dtype}): set model.dtype to one of them, or rerun the baseline stage")
 
     model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
     finetuned_metrics = evaluate_model(cfg, model, tokenizer, rows, "finetuned")
     _, finetuned_rows = read_predictions(cfg, "finetuned")
 
-    neighbours = retrieval_floor(read_split(cfg, "train"), rows)
+    neighbours = retrieval_floor(stages.read_split(cfg, "train"), rows)
     retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(retrieval_rows, neighbours):
         item["neighbour_title"] = neighbour["title"]
-    atomic_write_jsonl(cfg.eval_dir / "retrieval_predictions.jsonl", retrieval_rows)
+    atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
 
     report = build_report(cfg, {"baseline": baseline_rows, "finetuned": finetuned_rows, "retrieval": retrieval_rows})
     report["decoding"] = decoding_settings(cfg)
     report["generation_s"] = {"baseline": baseline_metrics["generation_s"],
                               "finetuned": finetuned_metrics["generation_s"]}
-    atomic_write_jsonl(cfg.eval_dir / "compare_rows.jsonl", side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
-    atomic_write_json(cfg.eval_dir / "compare.json", report)
+    atomic_write_jsonl(stages.path(cfg, "compare_rows"),
+                       side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
+    atomic_write_json(stages.path(cfg, "compare_report"), report)
     return report
 
 
@@ -98,10 +107,7 @@ def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: li
 
 # ------------------------------------------------------------------------------------------ notebook helpers
 def read_report(cfg: Config) -> dict:
-    path = cfg.eval_dir / "compare.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run the compare stage first (./run_all.sh --only compare)")
-    return read_json(path)
+    return read_json(stages.require(cfg, "compare_report"))
 
 
 def headline_table(report: dict):
@@ -159,9 +165,7 @@ def plot_lengths(scored: dict[str, list[dict]]):
 
 
 def load_scored(cfg: Config) -> dict[str, list[dict]]:
-    from .io import read_jsonl
-
-    return {name: read_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl") for name in MODELS}
+    return {name: read_jsonl(stages.require(cfg, f"{name}_predictions")) for name in MODELS}
 
 
 def verdict_text(report: dict) -> str:
@@ -182,6 +186,17 @@ def verdict_text(report: dict) -> str:
 
 
 def read_side_by_side(cfg: Config) -> list[dict]:
-    from .io import read_jsonl
+    return read_jsonl(stages.require(cfg, "compare_rows"))
 
-    return read_jsonl(cfg.eval_dir / "compare_rows.jsonl")
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = config.from_command_line("python -m descgen.compare", "Score the fine-tuned model and the retrieval "
+                                   "floor against the baseline (stage 4), as 04_compare does.", argv)
+    modeling.ensure_local_model(cfg)
+    report = run(cfg)
+    print(json.dumps({"models": report["models"], "verdict": report["verdict"]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,8 +28,16 @@ class ConfigError(ValueError):
     """A problem with params.yaml, a profile or an override; the message names the key."""
 
 
+# Keys added after runs were made, with the value that reproduces what the code did before they existed. While a
+# key holds it, it stays out of the hashes that name runs and key manifests: adding a knob retrains no model.
+NEUTRAL_VALUES: dict[str, Any] = {
+    "prompt.fields": {"title": "Title"},   # the prompt showed the title alone, as "Title: …"
+}
+_NONE = object()
+
+
 @dataclass(frozen=True)
-class DataConfig:
+class DataParams:
     path: str
     test_path: Optional[str]
     seed: int
@@ -49,14 +57,15 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class PromptConfig:
+class PromptParams:
     language: str
     system: Optional[str]
     instructions: dict[str, str]
+    fields: dict[str, str]
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelParams:
     name: str
     revision: Optional[str]
     build: Optional[Literal["tiny-phi3", "smollm2-gguf"]]
@@ -67,7 +76,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class LoraConfig:
+class LoraParams:
     r: int
     alpha: int
     dropout: float
@@ -75,7 +84,7 @@ class LoraConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainParams:
     max_seq_len: int
     epochs: float
     max_steps: int
@@ -100,7 +109,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalParams:
     batch_size: int
     max_new_tokens: int
     do_sample: bool
@@ -113,12 +122,12 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class DemoConfig:
+class DemoParams:
     titles: list[str]
 
 
 @dataclass(frozen=True)
-class PathsConfig:
+class PathsParams:
     outputs: str
     adapter_dir: str
     models_dir: str
@@ -127,14 +136,14 @@ class PathsConfig:
 @dataclass(frozen=True)
 class Config:
     profile: str
-    data: DataConfig
-    prompt: PromptConfig
-    model: ModelConfig
-    lora: LoraConfig
-    train: TrainConfig
-    eval: EvalConfig
-    demo: DemoConfig
-    paths: PathsConfig
+    data: DataParams
+    prompt: PromptParams
+    model: ModelParams
+    lora: LoraParams
+    train: TrainParams
+    eval: EvalParams
+    demo: DemoParams
+    paths: PathsParams
     # The merged mapping the dataclasses were built from, kept for hashing and for the params copy
     # saved beside the adapter.
     raw: dict = field(repr=False, compare=False)
@@ -156,6 +165,10 @@ class Config:
         return self.outputs_dir / "eval"
 
     @property
+    def demo_dir(self) -> Path:
+        return self.outputs_dir / "demo"
+
+    @property
     def adapter_dir(self) -> Path:
         return self.resolve(self.paths.adapter_dir)
 
@@ -172,25 +185,29 @@ class Config:
         return self.model.name
 
     def section_hash(self, *keys: str) -> str:
-        """Stable hash of the named sections or `section.key` entries, for manifests and run folders."""
+        """Stable hash of the named sections or `section.key` entries, for manifests and run folders. A key in
+        NEUTRAL_VALUES that holds its neutral value is left out, so the hash is the one from before it existed."""
         picked = {}
         for key in keys:
             section, _, sub = key.partition(".")
             value = self.raw[section]
-            picked[key] = value[sub] if sub else value
+            if sub:
+                picked[key] = value[sub]
+            else:
+                picked[key] = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v}
         blob = json.dumps(picked, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
 SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "prompt": PromptConfig,
-    "model": ModelConfig,
-    "lora": LoraConfig,
-    "train": TrainConfig,
-    "eval": EvalConfig,
-    "demo": DemoConfig,
-    "paths": PathsConfig,
+    "data": DataParams,
+    "prompt": PromptParams,
+    "model": ModelParams,
+    "lora": LoraParams,
+    "train": TrainParams,
+    "eval": EvalParams,
+    "demo": DemoParams,
+    "paths": PathsParams,
 }
 
 
@@ -238,6 +255,21 @@ def build(merged: dict, profile: str = DEFAULT_PROFILE) -> Config:
     cfg = Config(profile=profile, raw=merged, **sections)
     _check_values(cfg)
     return cfg
+
+
+def from_command_line(prog: str, description: str, argv: list[str] | None = None) -> Config:
+    """The config a stage's command line names: `--profile P --set section.key=value ...`, as run_all.sh takes
+    them. A params error exits with status 2 and one line naming the key."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="a profile from params.yaml (default, smoke, cpu)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        return load(args.profile, args.overrides)
+    except ConfigError as exc:
+        parser.exit(2, f"{prog}: params error: {exc}\n")
 
 
 def available_profiles(params_file: str | Path | None = None) -> list[str]:
@@ -361,6 +393,10 @@ def _check_values(cfg: Config) -> None:
             f"prompt.language {cfg.prompt.language!r} has no entry in prompt.instructions "
             f"(have: {', '.join(cfg.prompt.instructions)})"
         )
+    if not cfg.prompt.fields:
+        raise ConfigError("prompt.fields must show at least one row field (e.g. {title: Title})")
+    if "content" in cfg.prompt.fields:
+        raise ConfigError("prompt.fields must not show 'content': it is the description the model is to write")
     if not cfg.lora.target_modules:
         raise ConfigError("lora.target_modules must name at least one module (or all-linear)")
 

@@ -5,7 +5,7 @@ One copy of the weights serves both: the base answer is generated with the adapt
 
 from __future__ import annotations
 
-from . import modeling
+from . import modeling, stages
 from .config import Config
 from .generate import generate
 from .io import atomic_write_jsonl
@@ -21,8 +21,9 @@ def side_by_side(cfg: Config, model, tokenizer, stop_ids, titles: list[str], **o
     """A table: title | base | fine-tuned, for the given decoding (params by default; override for the demo)."""
     import pandas as pd
 
-    base = generate(model, tokenizer, cfg.prompt, titles, cfg.eval, stop_ids, base=True, **override)
-    tuned = generate(model, tokenizer, cfg.prompt, titles, cfg.eval, stop_ids, base=False, **override)
+    rows = [{"title": title} for title in titles]
+    base = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=True, **override)
+    tuned = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=False, **override)
     return pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
 
 
@@ -31,7 +32,7 @@ def run(cfg: Config, model=None, tokenizer=None, stop_ids=None):
     if model is None:
         model, tokenizer, stop_ids = load(cfg)
     table = side_by_side(cfg, model, tokenizer, stop_ids, list(cfg.demo.titles))
-    atomic_write_jsonl(cfg.outputs_dir / "demo" / "demo.jsonl", table.to_dict(orient="records"))
+    atomic_write_jsonl(stages.path(cfg, "demo_rows"), table.to_dict(orient="records"))
     return table
 
 

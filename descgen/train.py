@@ -6,32 +6,31 @@ Memory on a 16 GB card (Phi-4-mini, bf16 LoRA r=16, micro-batch 8 × 512 tokens)
   checkpointed activations 32 × 8 × 512 × 3072 × 2 B = 0.8 GB, + one layer recomputed ≈ 0.5 GB
   logits: description tokens only, 1,024 at a time × 200,064 × 4 B = 0.8 GB (not 3.3 GB for the batch)
   ≈ 10 GB peak: room to spare on 16 GB. QLoRA (nf4) cuts the weights to ~3.2 GB for smaller cards.
+
+The notebook (03_train_lora) calls `run(cfg)`; so does the command line, which is what a launcher starts:
+
+    python -m descgen.train --profile smoke [--set train.learning_rate=1e-3 ...]
 """
 
 from __future__ import annotations
 
 import json
-import math
 import resource
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import xxhash
 import yaml
-from torch.utils.checkpoint import checkpoint
 
+from . import config, modeling, stages
 from .config import Config
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
-from .pipeline import BY_NAME
-from .prepare import read_split
-from .prompts import IGNORE_INDEX, encode_example
-from . import modeling
-
-REPORT_NAME = "training_report.json"
-PARAMS_NAME = "params_used.yaml"
+from .losses import PadCollator, description_nll
+from .modeling import unwrap_causal_lm
+from .prompts import encode_example
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -39,74 +38,12 @@ def tokenize_rows(cfg: Config, tokenizer, rows: list[dict]):
     """rows -> a datasets.Dataset of input_ids / labels / length (length feeds length-grouped batching)."""
     from datasets import Dataset
 
-    examples = [encode_example(tokenizer, cfg.prompt, r["title"], r["content"], cfg.train.max_seq_len) for r in rows]
+    examples = [encode_example(tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in rows]
     return Dataset.from_dict({
         "input_ids": [e.input_ids for e in examples],
         "labels": [e.labels for e in examples],
         "length": [len(e.input_ids) for e in examples],
     }), sum(e.truncated for e in examples)
-
-
-class PadCollator:
-    """Right-pads a batch. Padding is marked by the attention mask and -100 labels, never by the pad id:
-    on Phi-4-mini pad = eos, and masking every label equal to pad would also mask the EOS the model must learn."""
-
-    def __init__(self, pad_id: int, multiple_of: int = 8):
-        self.pad_id = pad_id
-        self.multiple_of = multiple_of  # tensor cores like multiples of 8
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(f["input_ids"]) for f in features)
-        width = math.ceil(longest / self.multiple_of) * self.multiple_of
-        batch = {
-            "input_ids": torch.full((len(features), width), self.pad_id, dtype=torch.long),
-            "labels": torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long),
-            "attention_mask": torch.zeros((len(features), width), dtype=torch.long),
-        }
-        for row, f in enumerate(features):
-            n = len(f["input_ids"])
-            batch["input_ids"][row, :n] = torch.tensor(f["input_ids"])
-            batch["labels"][row, :n] = torch.tensor(f["labels"])
-            batch["attention_mask"][row, :n] = 1
-        return batch
-
-
-# ------------------------------------------------------------------------------------------ loss
-def _chunk_nll(hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module) -> torch.Tensor:
-    return F.cross_entropy(lm_head(hidden).float(), targets, reduction="sum")
-
-
-def description_nll(causal_lm, input_ids, attention_mask, labels, chunk_tokens: int) -> tuple[torch.Tensor, int]:
-    """Summed next-token NLL over the labelled (description) positions, and their count."""
-    hidden = causal_lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    return nll_from_hidden(hidden, labels, causal_lm.get_output_embeddings(), chunk_tokens)
-
-
-def nll_from_hidden(hidden, labels, lm_head, chunk_tokens: int) -> tuple[torch.Tensor, int]:
-    """Logits are computed only where a label exists, at most `chunk_tokens` rows at a time. When the batch's
-    description tokens fill more than one chunk, each chunk is recomputed in the backward pass instead of
-    stored, so [tokens × vocab] logits never exist for the whole batch; when they fit in one chunk, storing
-    them is within that budget and recomputing would only cost time."""
-    targets = labels[:, 1:]
-    keep = targets != IGNORE_INDEX
-    hidden, targets = hidden[:, :-1][keep], targets[keep]
-    recompute = torch.is_grad_enabled() and targets.numel() > chunk_tokens
-    total = hidden.new_zeros((), dtype=torch.float32)
-    for start in range(0, targets.numel(), chunk_tokens):
-        h, t = hidden[start:start + chunk_tokens], targets[start:start + chunk_tokens]
-        if recompute:
-            total = total + checkpoint(_chunk_nll, h, t, lm_head, use_reentrant=False)
-        else:
-            total = total + _chunk_nll(h, t, lm_head)
-    return total, int(targets.numel())
-
-
-def unwrap_causal_lm(model):
-    """The bare *ForCausalLM under DDP/accelerate and PEFT wrappers (its LoRA layers stay in place), whose
-    `.get_decoder()` gives hidden states and `.get_output_embeddings()` the head: the chunked loss and the reference
-    perplexity both need the two apart."""
-    model = getattr(model, "module", model)  # DDP / accelerate wrappers
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def make_trainer_class():
@@ -141,14 +78,14 @@ def run_dir(cfg: Config) -> Path:
     its initial eval loss. The splits are small (20k rows ≈ 20 MB: ~10 ms to hash)."""
     digest = xxhash.xxh3_64(cfg.section_hash(*TRAIN_PARAMS).encode())
     for name in ("train", "validation"):
-        path = cfg.data_dir / f"{name}.jsonl"
+        path = stages.path(cfg, f"{name}_split")
         digest.update(name.encode())
         if path.exists():
             hash_into(digest, path)
     return cfg.outputs_dir / "train" / digest.hexdigest()
 
 
-TRAIN_PARAMS = BY_NAME["train"].params  # the pipeline's key for this stage, so both agree on what is "the same run"
+TRAIN_PARAMS = stages.BY_NAME["train"].params  # the pipeline's key for this stage, so both agree on what is "the same run"
 
 
 def training_arguments(cfg: Config, output_dir: Path):
@@ -213,8 +150,8 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
     trainable, total = modeling.count_parameters(model)
     print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})", flush=True)
 
-    train_set, train_truncated = tokenize_rows(cfg, tokenizer, read_split(cfg, "train"))
-    eval_set, _ = tokenize_rows(cfg, tokenizer, read_split(cfg, "validation"))
+    train_set, train_truncated = tokenize_rows(cfg, tokenizer, stages.read_split(cfg, "train"))
+    eval_set, _ = tokenize_rows(cfg, tokenizer, stages.read_split(cfg, "validation"))
 
     trainer_class = make_trainer_class()
     trainer = trainer_class(
@@ -295,9 +232,10 @@ def save_adapter(cfg: Config, model, tokenizer, report: dict, log_history: list)
     staging.mkdir(parents=True)
     model.save_pretrained(str(staging), safe_serialization=True)
     tokenizer.save_pretrained(str(staging))
-    atomic_write_text(staging / PARAMS_NAME, yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))
-    atomic_write_json(staging / "log_history.json", log_history)
-    atomic_write_json(staging / REPORT_NAME, report)
+    atomic_write_text(staging / stages.ARTIFACTS["params_used"].file,
+                      yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))
+    atomic_write_json(staging / stages.ARTIFACTS["log_history"].file, log_history)
+    atomic_write_json(staging / stages.ARTIFACTS["training_report"].file, report)
     archive_foreign_adapter(cfg, report["params_hash"])
     for keep in (".gitkeep",):
         if (final / keep).exists():
@@ -307,7 +245,7 @@ def save_adapter(cfg: Config, model, tokenizer, report: dict, log_history: list)
 
 def archive_foreign_adapter(cfg: Config, params_hash: str) -> Path | None:
     final = cfg.adapter_dir
-    old_report = final / REPORT_NAME
+    old_report = stages.path(cfg, "training_report")
     if not old_report.exists():
         return None
     old_hash = read_json(old_report).get("params_hash")
@@ -339,17 +277,14 @@ def merge_adapter(cfg: Config) -> Path:
 
 # ------------------------------------------------------------------------------------------ notebook helpers
 def read_report(cfg: Config) -> dict:
-    path = cfg.adapter_dir / REPORT_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run the train stage first (./run_all.sh --only train)")
-    return read_json(path)
+    return read_json(stages.require(cfg, "training_report"))
 
 
 def loss_curves(cfg: Config):
     """Train and eval loss against step, from the saved log history."""
     import matplotlib.pyplot as plt
 
-    history = json.loads((cfg.adapter_dir / "log_history.json").read_text())
+    history = read_json(stages.require(cfg, "log_history"))
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
     evals = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(8, 3.5))
@@ -362,3 +297,18 @@ def loss_curves(cfg: Config):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------ command line
+def main(argv: list[str] | None = None) -> int:
+    """`python -m descgen.train`: the stage outside a notebook (what `accelerate launch` / `torchrun` start)."""
+    cfg = config.from_command_line("python -m descgen.train", "Train the LoRA adapter (stage 3) and write "
+                                   "modelo_finetuned/ as 03_train_lora does.", argv)
+    modeling.ensure_local_model(cfg)
+    report = run(cfg)
+    print(json.dumps({k: report[k] for k in ("initial_eval_loss", "best_eval_loss", "final_step", "wall_s")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@ from descgen.local_models import build_tiny_phi3
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    return build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny-phi3")
+    return build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny-phi3", config.load("smoke"))
 
 
 def make_cfg(tmp_path: Path, *overrides: str, profile: str = "smoke", model_dir: Path | None = None) -> config.Config:
@@ -27,6 +27,19 @@ def make_cfg(tmp_path: Path, *overrides: str, profile: str = "smoke", model_dir:
 @pytest.fixture
 def smoke_cfg(tmp_path, tiny_model_dir):
     return make_cfg(tmp_path, model_dir=tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_cfg(tmp_path_factory, tiny_model_dir):
+    """Prepared splits and a 2-step adapter, made once for every test that needs some fine-tuned model but does not
+    test training itself. Tests may write their own outputs beside it; none may retrain or delete it."""
+    from descgen import prepare, train
+
+    cfg = make_cfg(tmp_path_factory.mktemp("trained"), "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2",
+                   model_dir=tiny_model_dir)
+    prepare.run(cfg)
+    train.run(cfg)
+    return cfg
 
 
 def write_lines(path: Path, lines: list) -> Path:

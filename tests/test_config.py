@@ -91,3 +91,4 @@ def test_section_hash_changes_only_with_its_sections():
     changed = config.load(overrides=["train.learning_rate=1e-4"])
     assert base.section_hash("data") == changed.section_hash("data")
     assert base.section_hash("train") != changed.section_hash("train")
+

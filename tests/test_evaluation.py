@@ -80,8 +80,8 @@ def test_verdict_follows_the_confidence_interval():
 def test_batched_and_one_at_a_time_greedy_generation_agree(smoke_cfg):
     model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
     stops = modeling.stop_token_ids(model, tokenizer)
-    titles = ["Girls Ballet Tutu Neon Pink", "Stainless Steel French Press Coffee Maker, 34 oz",
-              "Kids Magnetic Tiles", "The Art of War (Penguin Classics) Annotated Hardcover Edition"]
+    titles = [{"title": t} for t in ["Girls Ballet Tutu Neon Pink", "Stainless Steel French Press Coffee Maker, 34 oz",
+                                     "Kids Magnetic Tiles", "The Art of War (Penguin Classics) Annotated Hardcover Edition"]]
     batched = generate.generate(model, tokenizer, smoke_cfg.prompt, titles, smoke_cfg.eval, stops, batch_size=4)
     single = [generate.generate(model, tokenizer, smoke_cfg.prompt, [t], smoke_cfg.eval, stops, batch_size=1)[0]
               for t in titles]
@@ -91,7 +91,7 @@ def test_batched_and_one_at_a_time_greedy_generation_agree(smoke_cfg):
 
 def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
     model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
-    out = generate.generate(model, tokenizer, smoke_cfg.prompt, ["Tutu"], smoke_cfg.eval,
+    out = generate.generate(model, tokenizer, smoke_cfg.prompt, [{"title": "Tutu"}], smoke_cfg.eval,
                             stop_ids=[-1], max_new_tokens=5)[0]
     assert out.new_tokens == 5 and out.stopped is False
 
@@ -101,26 +101,19 @@ def test_decoding_is_greedy_with_no_repeat_ngrams_by_default(smoke_cfg):
     assert kwargs["do_sample"] is False and kwargs["no_repeat_ngram_size"] == 3 and kwargs["eos_token_id"] == [1, 2]
 
 
-def test_demo_runs_headless_and_writes_its_table(tmp_path, tiny_model_dir):
-    from conftest import make_cfg
-    from descgen import prepare, train
-
-    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
-    prepare.run(cfg)
-    train.run(cfg)
+def test_demo_runs_headless_and_writes_its_table(trained_cfg):
+    cfg = trained_cfg
     table = demo.run(cfg)
     assert list(table.columns) == ["title", "base", "fine-tuned"]
     assert list(table["title"]) == list(cfg.demo.titles)
     assert (cfg.outputs_dir / "demo" / "demo.jsonl").exists()
 
 
-def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(tmp_path, tiny_model_dir):
-    from conftest import make_cfg
-    from descgen import prepare, train
+def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(trained_cfg):
+    from descgen import stages
 
-    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
-    rows = prepare.run(cfg).splits["test"][:4]
-    train.run(cfg)
+    cfg = trained_cfg
+    rows = stages.read_split(cfg, "test")[:4]
     model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     evaluation.evaluate_model(cfg, model, tokenizer, rows, "finetuned")
@@ -129,13 +122,8 @@ def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(tmp_path, tin
     assert not any(getattr(m, "merged", False) for m in model.modules())
 
 
-def test_demo_widget_generates_both_answers_on_click(tmp_path, tiny_model_dir):
-    from conftest import make_cfg
-    from descgen import prepare, train
-
-    cfg = make_cfg(tmp_path, "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2", model_dir=tiny_model_dir)
-    prepare.run(cfg)
-    train.run(cfg)
+def test_demo_widget_generates_both_answers_on_click(trained_cfg):
+    cfg = trained_cfg
     model, tokenizer, stops = demo.load(cfg)
     ui = demo.widget(cfg, model, tokenizer, stops)
     title, controls, button, answers = ui.children
@@ -145,3 +133,20 @@ def test_demo_widget_generates_both_answers_on_click(tmp_path, tiny_model_dir):
     base_html, tuned_html = (box.children[0].value for box in answers.children)
     assert base_html.startswith("<b>base</b>") and tuned_html.startswith("<b>fine-tuned</b>")
     assert not button.disabled
+
+
+def test_compare_refuses_a_baseline_made_in_another_compute_dtype(trained_cfg):
+    import json
+
+    from descgen import baseline, stages
+
+    baseline.run(trained_cfg)
+    metrics_path = stages.path(trained_cfg, "baseline_metrics")
+    made = json.loads(metrics_path.read_text())
+    assert made["compute_dtype"] == "float32"  # the smoke profile's model.dtype
+    try:
+        metrics_path.write_text(json.dumps(dict(made, compute_dtype="bfloat16")))
+        with pytest.raises(RuntimeError, match="the baseline ran in bfloat16 and the fine-tune would run in float32"):
+            compare.run(trained_cfg)
+    finally:
+        metrics_path.write_text(json.dumps(made))

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from descgen import local_models
+from descgen.config import load
 
 
 def write_tiny_llama_gguf(path: Path, tokenizer_dir: Path, hidden=32, layers=1, heads=4, kv_heads=2, ffn=64) -> Path:
@@ -77,13 +78,13 @@ def test_tiny_phi3_has_phi4_minis_architecture_and_tokens(tiny_model_dir):
 
 def test_ensure_does_not_rebuild_an_existing_model(tiny_model_dir):
     stamp = (tiny_model_dir / "model.safetensors").stat().st_mtime_ns
-    assert local_models.ensure("tiny-phi3", tiny_model_dir) == tiny_model_dir
+    assert local_models.ensure("tiny-phi3", tiny_model_dir, load("smoke")) == tiny_model_dir
     assert (tiny_model_dir / "model.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_unknown_builder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown builder 'llama-70b'"):
-        local_models.ensure("llama-70b", tmp_path / "x")
+        local_models.ensure("llama-70b", tmp_path / "x", load("smoke"))
 
 
 def test_gguf_converts_to_a_plain_safetensors_folder_that_generates(tmp_path, tiny_model_dir):

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from descgen import config, pipeline
+from descgen import config, pipeline, stages
 from descgen.config import REPO_ROOT, load
 
 
@@ -49,7 +49,7 @@ def fake_runs(monkeypatch, tmp_path, tiny_model_dir):
 ALL = ["prepare", "baseline", "train", "compare", "demo"]
 
 
-@pytest.mark.parametrize("stage", pipeline.STAGES, ids=lambda s: s.name)
+@pytest.mark.parametrize("stage", stages.STAGES, ids=lambda s: s.name)
 def test_notebooks_are_stored_without_outputs_and_have_one_parameters_cell(stage):
     nb = nbformat.read(REPO_ROOT / "notebooks" / stage.notebook, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -96,9 +96,9 @@ def test_prepare_mechanics_params_do_not_touch_later_stages(fake_runs, tmp_path,
             f"model.name={tiny_model_dir}"]
     before = config.load("smoke", base)
     after = config.load("smoke", base + ["data.workers=2", "data.scanner=python", "data.read_block_bytes=4096"])
-    for stage in pipeline.STAGES[1:]:  # how prepare reads the file is prepare's business only
+    for stage in stages.STAGES[1:]:  # how prepare reads the file is prepare's business only
         assert pipeline.stage_key(after, stage) == pipeline.stage_key(before, stage), stage.name
-    assert pipeline.why_stale(after, pipeline.BY_NAME["prepare"]).startswith("params changed")
+    assert pipeline.why_stale(after, stages.BY_NAME["prepare"]).startswith("params changed")
 
 
 def test_a_prepare_rerun_that_writes_the_same_splits_reruns_nothing_downstream(fake_runs, tmp_path):
@@ -114,7 +114,7 @@ def test_changed_code_is_reported_but_does_not_rerun(fake_runs, tmp_path, monkey
     main, ran = fake_runs
     module = tmp_path / "train.py"
     module.write_text("LR = 1\n")
-    monkeypatch.setattr(pipeline, "_code_files", lambda stage: [module] if stage.name == "train" else [])
+    monkeypatch.setattr(pipeline, "code_files", lambda stage: [module] if stage.name == "train" else [])
     main()
     module.write_text("LR = 2\n")
     capsys.readouterr()
@@ -242,10 +242,24 @@ def smoke_run(tmp_path_factory):
     return copy, done, again
 
 
+@pytest.fixture(scope="module")
+def train_command(smoke_run):
+    """`python -m descgen.train` in the same copy, on the splits the notebooks wrote, into another adapter folder
+    (10 steps instead of the profile's 75: the artifacts, not the weights, are compared)."""
+    copy, _, _ = smoke_run
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([sys.executable, "-m", "descgen.train", "--profile", "smoke", "--set", "train.max_steps=10",
+                           "--set", "paths.adapter_dir=cli_adapter"], cwd=copy, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return copy / "cli_adapter", done
+
+
 @pytest.mark.e2e
 def test_smoke_run_executes_every_notebook_without_an_error_cell(smoke_run):
     copy, _, _ = smoke_run
-    for stage in pipeline.STAGES:
+    for stage in stages.STAGES:
         executed = copy / "outputs" / "notebooks" / stage.notebook
         nb = nbformat.read(executed, as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -308,3 +322,20 @@ def test_the_hf_token_is_never_written(smoke_run):
         for path in (copy / folder).rglob("*"):
             if path.is_file():
                 assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.e2e
+def test_the_train_command_writes_what_the_notebook_writes(smoke_run, train_command):
+    copy, _, _ = smoke_run
+    adapter, done = train_command
+    notebook_adapter = copy / "modelo_finetuned"
+    assert sorted(p.name for p in adapter.iterdir()) == sorted(p.name for p in notebook_adapter.iterdir()
+                                                                if p.name != ".gitkeep")
+    report = json.loads((adapter / "training_report.json").read_text())
+    from_notebook = json.loads((notebook_adapter / "training_report.json").read_text())
+    assert report.keys() == from_notebook.keys()
+    assert report["final_step"] == report["max_steps"] == 10
+    for key in ("train_rows", "validation_rows", "trainable_params", "adapted_modules", "base_model"):
+        assert report[key] == from_notebook[key], key
+    assert report["best_eval_loss"] < report["initial_eval_loss"]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["final_step"] == 10

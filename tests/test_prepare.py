@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from descgen import prepare
-from descgen.prepare import cap_chars, clean_text, title_key
+from descgen import clean, prepare, scan, stages
+from descgen.clean import cap_chars, clean_text, title_key
 
 from conftest import make_cfg, row, write_lines
 
@@ -104,7 +104,7 @@ def test_report_and_splits_are_written(tmp_path):
     report = json.loads((cfg.data_dir / "prepare_report.json").read_text())
     assert report["split_sizes"] == {"train": 3, "validation": 1, "test": 1}
     for name, size in report["split_sizes"].items():
-        rows = prepare.read_split(cfg, name)
+        rows = stages.read_split(cfg, name)
         assert len(rows) == size and set(rows[0]) == {"uid", "title", "content"}
 
 
@@ -254,7 +254,7 @@ def test_length_histogram_matches_numpy_on_the_declared_bins():
 
     import numpy as np
 
-    from descgen.prepare import LENGTH_BINS, ScanResult, _histogram
+    from descgen.scan import LENGTH_BINS, ScanResult, _histogram
 
     lengths = np.random.default_rng(0).integers(0, 30_000, 10_000)
     result = ScanResult(raw_title_len=array("I", lengths.tolist()))
@@ -278,15 +278,15 @@ def test_block_probe_for_double_spaces_and_wide_spaces_agrees_with_a_per_line_se
         block = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         if trial % 2 and block:
             block = block.rstrip(b"\n") + b"\n"  # blocks end at a newline, except the file's last one
-        lines = prepare._lines(block)
+        lines = scan._lines(block)
         expected = [b"  " in line or any(w in line for w in WIDE_SPACES) for line in lines]
-        assert prepare.whitespace_run_lines(block, len(lines)) == expected, block
+        assert scan.whitespace_run_lines(block, len(lines)) == expected, block
 
 
 def test_fold_whitespace_knows_every_character_str_split_splits_on():
     for c in map(chr, range(0x110000)):
         text = f"a{c}b"
-        assert prepare.fold_whitespace(text) == " ".join(text.split()), hex(ord(c))
+        assert clean.fold_whitespace(text) == " ".join(text.split()), hex(ord(c))
 
 
 def test_double_spaces_fold_at_either_byte_parity(tmp_path):
@@ -294,7 +294,7 @@ def test_double_spaces_fold_at_either_byte_parity(tmp_path):
     lines = [row("u1", "Even  title", "x" * 50 + "  end"), row("u2", "Odd   title", "y" * 51 + "  end")]
     path = write_lines(tmp_path / "trn.json", lines)
     path.write_bytes(path.read_bytes() + b'{"uid": "u3", "title": "Last", "content": "' + b"z" * 45 + b'  "}')
-    result = prepare.scan(path, make_cfg(tmp_path, "data.min_title_chars=4").data, keep=10)
+    result = scan.scan(path, make_cfg(tmp_path, "data.min_title_chars=4").data, keep=10)
     kept = {uid: (title, content) for _, _, uid, title, content in result.candidates}
     assert kept["u1"] == ("Even title", "x" * 50 + " end")
     assert kept["u2"] == ("Odd title", "y" * 51 + " end")
@@ -304,7 +304,7 @@ def test_double_spaces_fold_at_either_byte_parity(tmp_path):
 # ---------------------------------------------------------------------------- the C scanner (descgen/_c/_scan.c)
 # The C loop must make every decision the Python loop makes: same counts, line numbers, keys, lengths and
 # candidates. .ci/run fails when the extension is not built, so these never skip in CI.
-needs_c = pytest.mark.skipif(prepare._c_scan is None, reason="descgen._scan is not built (pip install -e .)")
+needs_c = pytest.mark.skipif(scan._c_scan is None, reason="descgen._scan is not built (pip install -e .)")
 
 ATOMS = ["&", "&amp;", "&amp", "&amp;#8217;", "&#", "&#x", "&#12", "&#x1F600;", "&lt;", "&gt;", "&quot;", "&apos;",
          "&nbsp;", "&eacute;", "&copy", "&notit;", "&#0;", "&#99999999999;", "&" + "a" * 40 + ";", "&Amp;", "<", ">",
@@ -323,7 +323,7 @@ def no_fallback(*args):
 
 def c_clean(text, decode=True, strip=True, fold=True, fallback=no_fallback):
     """The C clean_text; by default it must not hand the text to the Python one (which would test nothing)."""
-    return prepare._c_scan.clean_text(text, decode, strip, fold, fallback)
+    return scan._c_scan.clean_text(text, decode, strip, fold, fallback)
 
 
 @needs_c
@@ -354,7 +354,7 @@ def test_c_clean_text_folds_and_strips_exactly_what_str_split_does():
 
 
 @needs_c
-@pytest.mark.parametrize("tag", sorted(prepare._BLOCK_TAGS) + ["b", "span", "hr2", "tab", "h", "a1"])
+@pytest.mark.parametrize("tag", sorted(clean._BLOCK_TAGS) + ["b", "span", "hr2", "tab", "h", "a1"])
 def test_c_clean_text_strips_each_tag_as_python_does(tag):
     for text in (f"a<{tag}>b</{tag}>c", f"a<{tag.upper()} class='x'>b</{tag.title()} >c", f"a<{tag}/>b<{tag}"):
         assert c_clean(text) == clean_text(text), text
@@ -393,7 +393,7 @@ def fuzz_file(path, n=3000, seed=0):
 
 
 def scan_both(path, cfg, keep):
-    runs = [prepare.scan(path, dataclasses.replace(cfg.data, scanner=s), keep=keep) for s in ("c", "python")]
+    runs = [scan.scan(path, dataclasses.replace(cfg.data, scanner=s), keep=keep) for s in ("c", "python")]
     return runs
 
 
@@ -419,32 +419,32 @@ def test_c_and_python_scanners_agree_on_the_funnel_and_the_bundled_sample(tmp_pa
 
 
 def test_scanner_auto_falls_back_to_python_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(prepare, "_c_scan", None)
+    monkeypatch.setattr(scan, "_c_scan", None)
     cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(20, 5, 5))
     assert prepare.run(cfg).report["scanner"] == "python"
     with pytest.raises(RuntimeError, match="pip install -e ."):
         prepare.run(prepare_cfg(tmp_path, tmp_path / "trn.json", "data.scanner=c", n=(20, 5, 5)))
 
 
-@pytest.mark.parametrize("where, abi, why", [("elsewhere", prepare.C_SCAN_ABI, "another checkout"),
-                                              ("here", None, "older sources"), ("here", prepare.C_SCAN_ABI - 1, "older")])
+@pytest.mark.parametrize("where, abi, why", [("elsewhere", scan.C_SCAN_ABI, "another checkout"),
+                                              ("here", None, "older sources"), ("here", scan.C_SCAN_ABI - 1, "older")])
 def test_a_c_scanner_from_another_checkout_or_older_sources_is_not_used(monkeypatch, tmp_path, where, abi, why):
     import types
 
     import descgen
 
     fake = types.ModuleType("descgen._scan")
-    fake.__file__ = str((tmp_path if where == "elsewhere" else prepare.Path(prepare.__file__).parent) / "_scan.so")
+    fake.__file__ = str((tmp_path if where == "elsewhere" else scan.Path(scan.__file__).parent) / "_scan.so")
     if abi is not None:
         fake.ABI = abi
     monkeypatch.setattr(descgen, "_scan", fake, raising=False)
-    module, error = prepare._load_c_scan()
+    module, error = scan._load_c_scan()
     assert module is None and why in error
 
 
 @needs_c
 def test_the_built_c_scanner_is_this_checkouts_and_current():
-    assert prepare._load_c_scan() == (prepare._c_scan, None)
+    assert scan._load_c_scan() == (scan._c_scan, None)
 
 
 @needs_c
@@ -458,7 +458,7 @@ def test_c_hash_is_xxh3_64(tmp_path):
     import xxhash
 
     for data, seed in [(b"", 0), (b"uid-1", 42), ("Ü".encode() * 300, 7)]:  # short and long-input code paths
-        assert prepare._c_scan.xxh3_64(data, seed) == xxhash.xxh3_64_intdigest(data, seed)
+        assert scan._c_scan.xxh3_64(data, seed) == xxhash.xxh3_64_intdigest(data, seed)
 
 
 def test_dedupe_keeps_the_lowest_rank_and_then_the_earlier_row_of_each_key():
@@ -467,7 +467,7 @@ def test_dedupe_keeps_the_lowest_rank_and_then_the_earlier_row_of_each_key():
     keys = np.array([5, 5, 5, 7, 9, 9], np.uint64)
     ranks = np.array([3, 1, 1, 2, 8, 4], np.uint64)  # rows 1 and 2 tie (a repeated uid): row 1 came first
     everyone = np.ones(6, bool)
-    assert prepare._lowest_rank_per_key(keys, ranks, everyone).tolist() == [False, True, False, True, False, True]
+    assert scan._lowest_rank_per_key(keys, ranks, everyone).tolist() == [False, True, False, True, False, True]
     without_row_1 = everyone.copy()
     without_row_1[1] = False
-    assert prepare._lowest_rank_per_key(keys, ranks, without_row_1).tolist() == [False, False, True, True, False, True]
+    assert scan._lowest_rank_per_key(keys, ranks, without_row_1).tolist() == [False, False, True, True, False, True]

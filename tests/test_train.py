@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from descgen import generate, modeling, prepare, train
+from descgen import generate, losses, modeling, prepare, train
 from descgen.prompts import encode_example
 
 from conftest import make_cfg
@@ -22,12 +22,12 @@ def prepared(tmp_path, tiny_model_dir):
 def test_chunked_description_loss_equals_the_standard_causal_lm_loss(smoke_cfg):
     tokenizer = modeling.load_tokenizer(smoke_cfg)
     model = modeling.load_model(smoke_cfg)
-    examples = [encode_example(tokenizer, smoke_cfg.prompt, t, d, 160)
+    examples = [encode_example(tokenizer, smoke_cfg.prompt, {"title": t, "content": d}, 160)
                 for t, d in [("Tutu", "Pink and fluffy."), ("French Press", "Makes rich coffee every morning.")]]
-    batch = train.PadCollator(tokenizer.pad_token_id)([vars(e) for e in examples])
+    batch = losses.PadCollator(tokenizer.pad_token_id)([vars(e) for e in examples])
     reference = model(**batch).loss
     for chunk in (3, 1024):
-        total, count = train.description_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], chunk)
+        total, count = losses.description_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], chunk)
         assert count == sum(e.n_target_tokens for e in examples)
         assert torch.allclose(total / count, reference, atol=1e-5)
 
@@ -99,7 +99,7 @@ def test_saved_adapter_reloads_with_peft_and_generates_the_same_text(prepared):
     tokenizer = modeling.load_tokenizer(cfg)
     live = PeftModel.from_pretrained(modeling.load_model(cfg), str(cfg.adapter_dir)).eval()
     stops = modeling.stop_token_ids(live, tokenizer)
-    titles = ["Girls Ballet Tutu Neon Pink", "Cast Iron Skillet 10 Inch"]
+    titles = [{"title": "Girls Ballet Tutu Neon Pink"}, {"title": "Cast Iron Skillet 10 Inch"}]
     first = generate.generate(live, tokenizer, cfg.prompt, titles, cfg.eval, stops)
     again, tokenizer2 = modeling.load_for_inference(cfg, adapter=True)
     second = generate.generate(again, tokenizer2, cfg.prompt, titles, cfg.eval, stops)
@@ -138,6 +138,6 @@ def test_merge_writes_a_plain_model_that_generates_like_the_adapter(prepared):
     merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
     adapted, tokenizer = modeling.load_for_inference(cfg, adapter=True)
     stops = modeling.stop_token_ids(adapted, tokenizer)
-    titles = ["Girls Ballet Tutu Neon Pink"]
+    titles = [{"title": "Girls Ballet Tutu Neon Pink"}]
     assert ([g.text for g in generate.generate(merged, tokenizer, cfg.prompt, titles, cfg.eval, stops)]
             == [g.text for g in generate.generate(adapted, tokenizer, cfg.prompt, titles, cfg.eval, stops)])

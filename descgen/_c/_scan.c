@@ -1,6 +1,6 @@
 /* descgen._scan: the prepare stage's per-line loop in C.
  *
- * `prepare._scan_python` is the reference: this module makes the same decisions, in the same order, and calls
+ * `scan._scan_python` (scan.py) is the reference: this module makes the same decisions, in the same order, and calls
  * the same Python helpers for what it does not do itself (orjson.loads, title_key of non-ASCII text, clean_text
  * for named HTML references beyond the six below, the malformed-line reason, the uid fallback), so both give
  * identical results (tests/test_prepare.py runs both on every test file and on a fuzzed one). What runs in C:
@@ -83,7 +83,7 @@ static int has_char(PyObject *text, Py_UCS4 ch) {
 
 
 /* ---------------------------------------------------------------------------------- cleaning
- * clean_text (prepare.py) on the text's UTF-8 bytes, every step in place, since none lengthens the text (a
+ * clean_text (clean.py) on the text's UTF-8 bytes, every step in place, since none lengthens the text (a
  * reference is never shorter than its character's UTF-8 bytes: "&#0" -> U+FFFD is 3 -> 3, "&#128" 5 -> 3):
  * html.unescape (twice when '&' survives the first pass), the tag regex, whitespace folding. Each follows its
  * Python original's exact rules (tests compare them on every code point and on fuzzed text); the one thing
