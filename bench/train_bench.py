@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from measured import run_json_child  # noqa: E402
 
 from descgen import config, modeling  # noqa: E402
 from descgen.stages import read_split  # noqa: E402
@@ -169,14 +168,7 @@ def cpu_child(recipe: str, args) -> dict:
     """One recipe in a fresh process, so each one's peak RSS is its own."""
     command = [sys.executable, __file__, "--child", recipe, "--profile", args.profile, "--rows", str(args.rows),
                "--micro-batch", str(args.micro_batch)] + [f"--set={o}" for o in args.overrides]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{recipe} failed")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_bytes"] = usage.ru_maxrss * 1024
-    return result
+    return run_json_child(command, recipe)
 
 
 # ------------------------------------------------------------------------------------------ cuda: Phi-4-mini shape

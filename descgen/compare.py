@@ -1,25 +1,32 @@
 """Stage 4: the fine-tuned model on the same rows with the same settings, the retrieval floor, and the deltas.
 
 `outputs/eval/compare.json`:
-    {"n": N, "models": {"baseline": {...}, "finetuned": {...}, "retrieval": {...}},
-     "delta": {"rougeL": {"mean": x, "ci_low": y, "ci_high": z}, ...}, ...}
-Deltas are fine-tuned − baseline, with paired-bootstrap 95 % CIs over the test rows.
+    {"n": N, "models": {"baseline": {...}, "finetuned": {...}, "retrieval": {...}, "baseline_rag": {...}},
+     "delta": {"rougeL": {"mean": x, "ci_low": y, "ci_high": z}, ...},       fine-tuned − baseline
+     "delta_vs_retrieval": {"rougeL": {...}, ...},                           fine-tuned − the floor
+     "vs_baseline": {system: {"rougeL": {...}, ...}}, "vs_retrieval": {...},  every system, alike
+     "by_novelty": {"near_copy": {"n": N, "models": {...}}, "novel": {...}, "threshold_rougeL": t}, ...}
+with paired-bootstrap 95 % CIs over the test rows. `baseline_rag` (the base model shown the same retrieval.k
+neighbours as the fine-tune) is there only when retrieval.k > 0. The novelty split puts a test row in `near_copy`
+when the floor's copied description already scores eval.near_copy_rougeL against its reference: there the
+gain comes from copying a sibling; in `novel`, from writing for a new product.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 import json
 import sys
 
-from . import config, modeling, stages
+import numpy as np
+
+from . import config, modeling, retrieval, stages
 from .config import Config
 from .evaluation import (ROUGE_KEYS, decoding_settings, evaluate_model, paired_bootstrap, perplexity,
                          read_predictions, retrieval_floor, score_rows, summarize, uids_hash)
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 
 MODELS = ("baseline", "finetuned", "retrieval")
+SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval")  # in the order the tables show them
 
 
 def run(cfg: Config) -> dict:
@@ -38,20 +45,29 @@ def run(cfg: Config) -> dict:
             f"the baseline ran in {baseline_metrics['compute_dtype']} and the fine-tune would run in {dtype} "
             f"(model.dtype: {cfg.model.dtype}): set model.dtype to one of them, or rerun the baseline stage")
 
+    train_rows = stages.read_split(cfg, "train")
+    index = retrieval.load(cfg, train_rows)
     model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
-    finetuned_metrics = evaluate_model(cfg, model, tokenizer, rows, "finetuned")
-    _, finetuned_rows = read_predictions(cfg, "finetuned")
+    # the fine-tune is judged with the prompt it was trained on: its k neighbours, cut to leave max_new_tokens
+    prompted = retrieval.attach(cfg, tokenizer, rows, train_rows, index)
+    generation_s = {"baseline": baseline_metrics["generation_s"]}
+    scored = {"baseline": baseline_rows}
+    for name, base in (("finetuned", False), ("baseline_rag", True))[: 2 if cfg.retrieval.k else 1]:
+        generation_s[name] = evaluate_model(cfg, model, tokenizer, prompted, name, base=base)["generation_s"]
+        scored[name] = read_predictions(cfg, name)[1]
 
-    neighbours = retrieval_floor(stages.read_split(cfg, "train"), rows)
+    neighbours = retrieval_floor(train_rows, rows, index)
     retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(retrieval_rows, neighbours):
         item["neighbour_title"] = neighbour["title"]
     atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
+    scored["retrieval"] = retrieval_rows
 
-    report = build_report(cfg, {"baseline": baseline_rows, "finetuned": finetuned_rows, "retrieval": retrieval_rows})
+    report = build_report(cfg, scored)
     report["decoding"] = decoding_settings(cfg)
-    report["generation_s"] = {"baseline": baseline_metrics["generation_s"],
-                              "finetuned": finetuned_metrics["generation_s"]}
+    report["retrieval_k"] = cfg.retrieval.k
+    report["generation_s"] = generation_s
+    baseline_rows, finetuned_rows = scored["baseline"], scored["finetuned"]
     atomic_write_jsonl(stages.path(cfg, "compare_rows"),
                        side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
     atomic_write_json(stages.path(cfg, "compare_report"), report)
@@ -80,8 +96,35 @@ def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
     for key in ROUGE_KEYS:
         report["delta_vs_retrieval"][key] = paired_bootstrap(column("retrieval", key), column("finetuned", key),
                                                              samples, seed)
+    # every system against the two references, alike (ROUGE: the floor has no perplexity nor stop rate)
+    report["vs_baseline"] = {name: {key: paired_bootstrap(column("baseline", key), column(name, key), samples, seed)
+                                    for key in ROUGE_KEYS} for name in scored if name != "baseline"}
+    report["vs_retrieval"] = {name: {key: paired_bootstrap(column("retrieval", key), column(name, key), samples,
+                                                           seed) for key in ROUGE_KEYS}
+                              for name in scored if name != "retrieval"}
+    report["by_novelty"] = novelty_split(cfg, scored)
     report["verdict"] = verdict(report)
     return report
+
+
+def novelty_split(cfg: Config, scored: dict[str, list[dict]]) -> dict:
+    """Every system's metrics on the near-copy rows (the floor's copied description already scores
+    eval.near_copy_rougeL against the reference) and on the novel rest, with the fine-tune's ROUGE-L delta against
+    the baseline and the floor in each."""
+    threshold = cfg.eval.near_copy_rougeL
+    near = np.array([r["rougeL"] >= threshold for r in scored["retrieval"]])
+    split = {"threshold_rougeL": threshold}
+    for bucket, mask in (("near_copy", near), ("novel", ~near)):
+        rows = {name: [r for r, keep in zip(items, mask) if keep] for name, items in scored.items()}
+        entry = {"n": int(mask.sum()), "models": {name: summarize(items) for name, items in rows.items() if items}}
+        if mask.sum() >= 2:
+            finetuned = np.array([r["rougeL"] for r in rows["finetuned"]])
+            entry["finetuned_vs_baseline_rougeL"] = paired_bootstrap(
+                np.array([r["rougeL"] for r in rows["baseline"]]), finetuned, cfg.eval.bootstrap_samples, cfg.eval.seed)
+            entry["finetuned_vs_retrieval_rougeL"] = paired_bootstrap(
+                np.array([r["rougeL"] for r in rows["retrieval"]]), finetuned, cfg.eval.bootstrap_samples, cfg.eval.seed)
+        split[bucket] = entry
+    return split
 
 
 def verdict(report: dict) -> dict:
@@ -101,7 +144,9 @@ def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: li
     return [{"uid": b["uid"], "title": b["title"], "reference": b["reference"],
              "baseline": b["output"], "finetuned": f["output"], "retrieval": r["output"],
              "rougeL_baseline": b["rougeL"], "rougeL_finetuned": f["rougeL"], "rougeL_retrieval": r["rougeL"],
-             "rougeL_delta": f["rougeL"] - b["rougeL"]}
+             "rougeL_delta": f["rougeL"] - b["rougeL"], "rougeL_vs_retrieval": f["rougeL"] - r["rougeL"],
+             "floor_neighbour": r.get("neighbour_title", ""),
+             "neighbours_shown": " | ".join(n["title"] for n in f.get("neighbours", ()))}
             for b, f, r in zip(baseline, finetuned, retrieval)]
 
 
@@ -115,10 +160,66 @@ def headline_table(report: dict):
     import pandas as pd
 
     keys = ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate", "repetition", "length_words")
-    table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in MODELS})
+    names = [n for n in SYSTEMS if n in report["models"]]
+    table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in names})
     table["delta (ft − base)"] = [report["delta"][k]["mean"] for k in keys]
     table["95% CI"] = [f"[{report['delta'][k]['ci_low']:+.4f}, {report['delta'][k]['ci_high']:+.4f}]" for k in keys]
     return table.round(4)
+
+
+def systems_table(report: dict):
+    """Every system's ROUGE-L and stop rate, with its ROUGE-L delta and 95 % CI against the baseline and against
+    the retrieval floor."""
+    import pandas as pd
+
+    def ci(d: dict | None) -> str:
+        return "" if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+
+    names = [n for n in SYSTEMS if n in report["models"]]
+    return pd.DataFrame({
+        "ROUGE-L": [report["models"][n]["rougeL"] for n in names],
+        "ROUGE-1": [report["models"][n]["rouge1"] for n in names],
+        "stop rate": [report["models"][n].get("stop_rate", np.nan) for n in names],
+        "vs baseline (ROUGE-L, 95% CI)": [ci(report["vs_baseline"].get(n, {}).get("rougeL")) for n in names],
+        "vs floor (ROUGE-L, 95% CI)": [ci(report["vs_retrieval"].get(n, {}).get("rougeL")) for n in names],
+    }, index=names).round(4)
+
+
+def novelty_table(report: dict):
+    """ROUGE-L per system in each novelty bucket: where a gain comes from (copying a sibling, or writing anew)."""
+    import pandas as pd
+
+    split = report["by_novelty"]
+    buckets = ("near_copy", "novel")
+    names = [n for n in SYSTEMS if n in report["models"]]
+    table = pd.DataFrame({f"{b} (n={split[b]['n']})": [split[b]["models"].get(n, {}).get("rougeL", np.nan)
+                                                       for n in names] for b in buckets}, index=names)
+    return table.round(4)
+
+
+def plot_floor_scores(rows: list[dict], threshold: float):
+    """How well copying the nearest training row's description does, per test row, and the near-copy threshold."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.hist([r["rougeL_retrieval"] for r in rows], bins=np.linspace(0, 1, 41))
+    ax.axvline(threshold, color="red", ls="--", label=f"near copy at ROUGE-L >= {threshold}")
+    ax.set_xlabel("ROUGE-L of the floor's copied description")
+    ax.set_ylabel("test rows")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def floor_extremes(rows: list[dict], k: int = 5):
+    """The k rows where the fine-tune beat the retrieval floor the most, and the k where it lost the most, with the
+    floor's neighbour and the neighbours the fine-tune was shown."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).sort_values("rougeL_vs_retrieval")
+    columns = ["title", "reference", "finetuned", "retrieval", "floor_neighbour", "neighbours_shown",
+               "rougeL_finetuned", "rougeL_retrieval", "rougeL_vs_retrieval"]
+    return frame[columns].tail(k).iloc[::-1], frame[columns].head(k)
 
 
 def extremes(rows: list[dict], k: int = 5):

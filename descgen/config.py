@@ -32,6 +32,13 @@ class ConfigError(ValueError):
 # key holds it, it stays out of the hashes that name runs and key manifests: adding a knob retrains no model.
 NEUTRAL_VALUES: dict[str, Any] = {
     "prompt.fields": {"title": "Title"},   # the prompt showed the title alone, as "Title: …"
+    # no neighbours shown (k = 0): the labels and the budget have nothing to act on
+    "prompt.neighbours": {"title": "Similar product", "description": "Its description"},
+    "retrieval.k": 0,
+    "retrieval.min_similarity": 0.0,
+    "retrieval.description_tokens": 96,
+    "train.optim": "adamw_torch_fused",
+    "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change  # what TrainingArguments used before train.optim existed
 }
 _NONE = object()
 
@@ -62,13 +69,14 @@ class PromptParams:
     system: Optional[str]
     instructions: dict[str, str]
     fields: dict[str, str]
+    neighbours: dict[str, str]
 
 
 @dataclass(frozen=True)
 class ModelParams:
     name: str
     revision: Optional[str]
-    build: Optional[Literal["tiny-phi3", "smollm2-gguf"]]
+    build: Optional[Literal["tiny-phi3", "smollm2-gguf", "phi4-mini-random"]]
     quantization: Literal["none", "4bit"]
     dtype: Literal["auto", "bfloat16", "float16", "float32"]
     attn_implementation: Optional[str]
@@ -93,6 +101,7 @@ class TrainParams:
     grad_accum: int
     warmup_ratio: float
     weight_decay: float
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit", "paged_adamw_32bit"]
     lr_scheduler: str
     eval_steps: int
     save_steps: int
@@ -119,6 +128,14 @@ class EvalParams:
     repetition_penalty: float
     bootstrap_samples: int
     seed: int
+    near_copy_rougeL: float
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    k: int
+    min_similarity: float
+    description_tokens: int
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,7 @@ class Config:
     lora: LoraParams
     train: TrainParams
     eval: EvalParams
+    retrieval: RetrievalParams
     demo: DemoParams
     paths: PathsParams
     # The merged mapping the dataclasses were built from, kept for hashing and for the params copy
@@ -193,8 +211,10 @@ class Config:
             value = self.raw[section]
             if sub:
                 picked[key] = value[sub]
-            else:
-                picked[key] = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v}
+                continue
+            kept = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v}
+            if kept or not value:  # a section wholly at its neutral values is as if it did not exist
+                picked[key] = kept
         blob = json.dumps(picked, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -206,6 +226,7 @@ SECTIONS: dict[str, type] = {
     "lora": LoraParams,
     "train": TrainParams,
     "eval": EvalParams,
+    "retrieval": RetrievalParams,
     "demo": DemoParams,
     "paths": PathsParams,
 }
@@ -381,6 +402,11 @@ def _check_values(cfg: Config) -> None:
         positive(f"train.{key}", getattr(cfg.train, key))
     for key in ("batch_size", "max_new_tokens", "bootstrap_samples"):
         positive(f"eval.{key}", getattr(cfg.eval, key))
+    if cfg.retrieval.k < 0:
+        raise ConfigError(f"retrieval.k must be >= 0, got {cfg.retrieval.k}")
+    positive("retrieval.description_tokens", cfg.retrieval.description_tokens)
+    if set(cfg.prompt.neighbours) != {"title", "description"}:
+        raise ConfigError("prompt.neighbours must give two labels: {title: ..., description: ...}")
     positive("lora.r", cfg.lora.r)
     if cfg.train.save_steps % cfg.train.eval_steps:
         # the best checkpoint is chosen on eval loss, so every save must follow an evaluation

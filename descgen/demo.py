@@ -1,11 +1,13 @@
 """Stage 5: type a title, see the base and the fine-tuned description side by side.
 
-One copy of the weights serves both: the base answer is generated with the adapter disabled.
+One copy of the weights serves both: the base answer is generated with the adapter disabled. With retrieval.k > 0
+a typed title retrieves its neighbours from prepare's index, both models are shown them (as the fine-tune was
+trained), and the table lists them beside the answers.
 """
 
 from __future__ import annotations
 
-from . import modeling, stages
+from . import modeling, retrieval, stages
 from .config import Config
 from .generate import generate
 from .io import atomic_write_jsonl
@@ -21,10 +23,14 @@ def side_by_side(cfg: Config, model, tokenizer, stop_ids, titles: list[str], **o
     """A table: title | base | fine-tuned, for the given decoding (params by default; override for the demo)."""
     import pandas as pd
 
-    rows = [{"title": title} for title in titles]
+    rows = retrieval.with_neighbours(cfg, tokenizer, [{"title": title} for title in titles])
     base = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=True, **override)
     tuned = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=False, **override)
-    return pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
+    table = pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
+    if cfg.retrieval.k:
+        table["neighbours"] = [" | ".join(f"{n['title']} ({n['similarity']:.2f})" for n in r["neighbours"])
+                               for r in rows]
+    return table
 
 
 def run(cfg: Config, model=None, tokenizer=None, stop_ids=None):
@@ -56,6 +62,8 @@ def widget(cfg: Config, model, tokenizer, stop_ids):
                                  temperature=temperature.value, max_new_tokens=max_tokens.value)
             base_out.value = f"<b>base</b><p>{html.escape(table['base'][0])}</p>"
             tuned_out.value = f"<b>fine-tuned</b><p>{html.escape(table['fine-tuned'][0])}</p>"
+            if "neighbours" in table:
+                tuned_out.value += f"<small>neighbours shown: {html.escape(table['neighbours'][0])}</small>"
         finally:
             button.disabled = False
 

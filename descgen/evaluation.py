@@ -70,6 +70,9 @@ def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None,
     for i, (row, text) in enumerate(zip(rows, outputs)):
         item = {"uid": row["uid"], "title": row["title"], "reference": row["content"], "output": text,
                 **rouge[i], "repetition": repetition_rate(text), "length_words": len(text.split())}
+        if row.get("neighbours"):
+            item["neighbours"] = [{"uid": n["uid"], "title": n["title"], "similarity": n["similarity"]}
+                                  for n in row["neighbours"]]
         if stopped is not None:
             item["stopped"] = bool(stopped[i])
         if nll is not None:
@@ -157,12 +160,11 @@ def paired_bootstrap(before: np.ndarray, after: np.ndarray, samples: int, seed: 
     return {"mean": float(statistic(after) - statistic(before)), "ci_low": float(low), "ci_high": float(high)}
 
 
-def retrieval_floor(train_rows: list[dict], test_rows: list[dict]) -> list[dict]:
-    """For each test title, the training row whose title is most similar (TF-IDF cosine, word 1-2 grams)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def retrieval_floor(train_rows: list[dict], test_rows: list[dict], index=None) -> list[dict]:
+    """For each test row, the training row whose title is most similar (retrieval's TF-IDF cosine, word 1-2
+    grams; prepare's index when given), never the row itself: the description a copy-the-nearest system writes."""
+    from . import retrieval
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    train_matrix = vectorizer.fit_transform([r["title"] for r in train_rows])
-    test_matrix = vectorizer.transform([r["title"] for r in test_rows])
-    nearest = np.asarray((test_matrix @ train_matrix.T).argmax(axis=1)).ravel()
-    return [train_rows[j] for j in nearest]
+    index = index or retrieval.build(train_rows)
+    return [near[0] if near else {"uid": None, "title": "", "content": "", "similarity": 0.0}
+            for near in retrieval.neighbours(index, train_rows, test_rows, 1)]

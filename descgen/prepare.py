@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stages
+from . import retrieval, stages
 from .clean import cap_chars, title_key
 from .config import Config, DataParams, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
@@ -73,6 +73,9 @@ def run(cfg: Config) -> PrepareResult:
         atomic_write_jsonl(stages.path(cfg, f"{name}_split"), ({"uid": r["uid"], "title": r["title"],
                                                                  "content": r["content"]} for r in rows))
     atomic_write_json(stages.path(cfg, "lengths"), scanned.lengths)
+    t1 = time.perf_counter()
+    retrieval.write(cfg, retrieval.build(splits["train"]))
+    phases["index_s"] = time.perf_counter() - t1
     phases["write_s"] = time.perf_counter() - t0
     report["phase_s"] = {k: round(v, 3) for k, v in phases.items()}
     atomic_write_json(stages.path(cfg, "prepare_report"), report)
@@ -141,7 +144,9 @@ def plot_lengths(lengths: dict):
 
 
 def token_lengths(cfg: Config, tokenizer, rows: list[dict]) -> np.ndarray:
-    """Prompt + description token count of each formatted training example (untruncated)."""
+    """Prompt + description token count of each formatted training example (untruncated), with the neighbours
+    training shows when retrieval.k > 0 (cut to leave the description its room)."""
+    rows = retrieval.with_neighbours(cfg, tokenizer, rows, for_training=True)
     texts = [prompt_text(tokenizer, cfg.prompt, r) + completion_text(tokenizer, cfg.prompt, r) for r in rows]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return np.array([len(ids) for ids in encoded])

@@ -17,8 +17,13 @@ IGNORE_INDEX = -100  # label value the loss skips
 
 
 def user_message(prompt: PromptParams, row: dict) -> str:
-    """The instruction, then `Label: value` for each of `prompt.fields`, blank-line separated."""
+    """The instruction, the row's retrieved neighbours if it has any (title and description each), then
+    `Label: value` for each of `prompt.fields`, blank-line separated. Without neighbours: today's prompt, byte for
+    byte."""
     parts = [prompt.instructions[prompt.language]]
+    labels = prompt.neighbours
+    for neighbour in row.get("neighbours") or ():
+        parts.append(f"{labels['title']}: {neighbour['title']}\n{labels['description']}: {neighbour['content']}")
     for name, label in prompt.fields.items():
         if name not in row:
             raise ValueError(f"prompt.fields shows {name!r}, which this row lacks (uid {row.get('uid')!r}; it has "
@@ -59,6 +64,28 @@ def encode_prompt(tokenizer, prompt: PromptParams, row: dict) -> list[int]:
     return tokenizer(prompt_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"]
 
 
+def answer_tokens(tokenizer, prompt: PromptParams, row: dict) -> int:
+    """How many tokens the row's description and end tokens take."""
+    return len(tokenizer(completion_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"])
+
+
+MIN_NEIGHBOUR_TOKENS = 8  # a neighbour cut below this many description tokens says too little to be worth showing
+
+
+def fit_neighbours(tokenizer, prompt: PromptParams, row: dict, neighbours: list[dict], max_prompt_tokens: int,
+                   description_tokens: int) -> dict:
+    """`row` with as many of `neighbours` (best first) as fit a prompt of `max_prompt_tokens`, each description cut
+    to at most `description_tokens` tokens, the last one shorter if that makes it fit. The caller sizes
+    `max_prompt_tokens` so the answer keeps its room: neighbours are cut, never the description to be written."""
+    fitted: list[dict] = []
+    for neighbour in neighbours:
+        cut = _cut_to_fit(tokenizer, prompt, row, fitted, neighbour, max_prompt_tokens, description_tokens)
+        if cut is None:
+            break
+        fitted.append(cut)
+    return dict(row, neighbours=fitted)
+
+
 @dataclass
 class Example:
     input_ids: list[int]
@@ -88,3 +115,17 @@ def encode_example(tokenizer, prompt: PromptParams, row: dict, max_seq_len: int)
         labels=[IGNORE_INDEX] * len(prompt_ids) + target_ids,
         truncated=truncated,
     )
+
+
+def _cut_to_fit(tokenizer, prompt: PromptParams, row: dict, fitted: list[dict], neighbour: dict,
+                max_prompt_tokens: int, description_tokens: int) -> dict | None:
+    ids = tokenizer(neighbour["content"], add_special_tokens=False)["input_ids"]
+    keep = min(len(ids), description_tokens)
+    while keep > 0 and keep >= min(MIN_NEIGHBOUR_TOKENS, len(ids)):
+        content = neighbour["content"] if keep == len(ids) else tokenizer.decode(ids[:keep]).strip()
+        trial = dict(neighbour, content=content)
+        over = len(encode_prompt(tokenizer, prompt, dict(row, neighbours=fitted + [trial]))) - max_prompt_tokens
+        if over <= 0:
+            return trial
+        keep -= over  # re-tokenising a cut text can merge across the cut: cut again until it fits
+    return None

@@ -1,7 +1,8 @@
 """Write the bundled sample: a small deterministic file in trn.json's exact schema, nothing copied from it.
 
 Titles are composed from product families; each description follows from its title (so a model can learn
-the mapping) in an Amazon-like voice. The file carries the real file's warts: a third empty `content`,
+the mapping) in an Amazon-like voice. As in the real file, some products come as siblings: another colour, size
+or format under its own uid and title, with the very same description. The file carries the real file's warts: a third empty `content`,
 HTML entities and tags, exact duplicates, blank lines, malformed JSON, wrong types, invalid UTF-8.
 
     python -m descgen.sample_data            # rewrites dataset/sample/trn.json
@@ -110,14 +111,19 @@ CLOSERS = [
 ]
 
 
-def make_row(rng: random.Random, index: int) -> dict:
+def _title(who: str, noun: str, attr: str, brand: str | None, comma: bool) -> str:
+    title = f"{who} {noun}, {attr}" if comma else f"{who} {noun} {attr}"
+    return f"{brand} {title}" if brand else title
+
+
+def make_row(rng: random.Random, index: int) -> tuple[dict, str]:
+    """A row, and the title its sibling would have (the same product in another attribute)."""
     family = FAMILIES[rng.choice(sorted(FAMILIES))]
     noun, who, attr = rng.choice(family["nouns"]), rng.choice(family["who"]), rng.choice(family["attrs"])
     material, use = rng.choice(family["materials"]), rng.choice(family["uses"])
     brand = rng.choice(BRANDS)
-    title = f"{who} {noun} {attr}" if rng.random() < 0.7 else f"{who} {noun}, {attr}"
-    if rng.random() < 0.8:
-        title = f"{brand} {title}"
+    comma, branded = rng.random() >= 0.7, rng.random() < 0.8
+    title = _title(who, noun, attr, brand if branded else None, comma)
     words = {"noun": noun.lower(), "who": who, "attr": attr.lower(), "material": material, "use": use,
              "brand": brand}
     sentences = [rng.choice(OPENERS).format(**words)]
@@ -140,19 +146,29 @@ def make_row(rng: random.Random, index: int) -> dict:
     elif roll < 0.36:
         content = "See more"  # a stub
     n_labels = rng.randint(1, 4)
+    sibling_title = _title(who, noun, rng.choice([a for a in family["attrs"] if a != attr]),
+                           brand if branded else None, comma)
     return {
         "uid": f"B{index:09d}",
         "title": title,
         "content": content,
         "target_ind": sorted(rng.sample(range(1_300_000), n_labels)),
         "target_rel": [1.0] * n_labels,
-    }
+    }, sibling_title
+
+
+SIBLING_SHARE = 0.15  # real trn.json: ~14 % of test rows have a differently titled sibling with their description
 
 
 def generate_lines(n_rows: int = 3000, seed: int = 7) -> list[bytes]:
     """The sample file's lines (bytes, newline-less), warts included, in a deterministic order."""
     rng = random.Random(seed)
-    rows = [make_row(rng, i) for i in range(n_rows)]
+    made = [make_row(rng, i) for i in range(n_rows)]
+    rows = [row for row, _ in made]
+    # product families as the real file lists them: a sibling under its own uid and title, the same description
+    for i in sorted(rng.sample(range(n_rows), k=int(n_rows * SIBLING_SHARE))):
+        row, sibling_title = made[i]
+        rows.append(dict(row, uid=f"S{i:09d}", title=sibling_title))
     lines = [json.dumps(row, ensure_ascii=False).encode("utf-8") for row in rows]
     # exact duplicates under a new uid, as re-listed products appear in the real file
     for i in rng.sample(range(n_rows), k=n_rows // 50):

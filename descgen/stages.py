@@ -43,7 +43,8 @@ def _artifacts(stage: str, folder: str, **files: str) -> dict[str, Artifact]:
 
 ARTIFACTS: dict[str, Artifact] = {
     **_artifacts("prepare", "data_dir", train_split="train.jsonl", validation_split="validation.jsonl",
-                 test_split="test.jsonl", prepare_report="prepare_report.json", lengths="lengths.json"),
+                 test_split="test.jsonl", prepare_report="prepare_report.json", lengths="lengths.json",
+                 retrieval_index="retrieval_index.pkl"),
     **_artifacts("baseline", "eval_dir", baseline_predictions="baseline_predictions.jsonl",
                  baseline_metrics="baseline_metrics.json"),
     **_artifacts("train", "adapter_dir", adapter_weights="adapter_model.safetensors",
@@ -51,6 +52,8 @@ ARTIFACTS: dict[str, Artifact] = {
                  log_history="log_history.json", params_used="params_used.yaml"),
     **_artifacts("compare", "eval_dir", finetuned_predictions="finetuned_predictions.jsonl",
                  finetuned_metrics="finetuned_metrics.json", retrieval_predictions="retrieval_predictions.jsonl",
+                 baseline_rag_predictions="baseline_rag_predictions.jsonl",
+                 baseline_rag_metrics="baseline_rag_metrics.json",
                  compare_rows="compare_rows.jsonl", compare_report="compare.json"),
     **_artifacts("demo", "demo_dir", demo_rows="demo.jsonl"),
 }
@@ -109,6 +112,8 @@ class Stage:
 
 
 SPLITS = ("train_split", "validation_split", "test_split")
+# the index is handed on through the train split it is built from (retrieval.load checks it), so it needs no
+# fingerprint of its own: a pickle's bytes need not repeat from run to run
 
 STAGES: tuple[Stage, ...] = (
     Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (), _data_inputs,
@@ -117,11 +122,11 @@ STAGES: tuple[Stage, ...] = (
           _model_inputs, ("baseline_predictions", "baseline_metrics")),
     # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key
     # train.run_dir), so data.workers or data.scanner never retrain a model
-    Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train"), ("prepare",), _model_inputs,
-          ("adapter_weights", "adapter_config", "training_report")),
-    Stage("compare", "04_compare.ipynb", ("eval",), ("baseline", "train"), lambda c: [],
+    Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train", "retrieval"), ("prepare",),
+          _model_inputs, ("adapter_weights", "adapter_config", "training_report")),
+    Stage("compare", "04_compare.ipynb", ("eval", "retrieval"), ("baseline", "train"), lambda c: [],
           ("finetuned_predictions", "retrieval_predictions", "compare_rows", "compare_report")),
-    Stage("demo", "05_demo.ipynb", ("demo", "eval"), ("train",), lambda c: [], ("demo_rows",)),
+    Stage("demo", "05_demo.ipynb", ("demo", "eval", "retrieval"), ("train",), lambda c: [], ("demo_rows",)),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 BY_NAME = {s.name: s for s in STAGES}

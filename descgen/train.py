@@ -25,7 +25,7 @@ import torch
 import xxhash
 import yaml
 
-from . import config, modeling, stages
+from . import config, modeling, retrieval, stages
 from .config import Config
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
 from .losses import PadCollator, description_nll
@@ -105,6 +105,7 @@ def training_arguments(cfg: Config, output_dir: Path):
         lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio of the total steps
         weight_decay=t.weight_decay,
+        optim=t.optim,
         eval_strategy="steps",
         eval_steps=t.eval_steps,
         save_strategy="steps",
@@ -114,8 +115,8 @@ def training_arguments(cfg: Config, output_dir: Path):
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=t.logging_steps,
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5's name; gradient_checkpointing goes in v6
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         bf16=dtype == torch.bfloat16,
         fp16=on_gpu and dtype == torch.float16,
@@ -150,8 +151,11 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
     trainable, total = modeling.count_parameters(model)
     print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})", flush=True)
 
-    train_set, train_truncated = tokenize_rows(cfg, tokenizer, stages.read_split(cfg, "train"))
-    eval_set, _ = tokenize_rows(cfg, tokenizer, stages.read_split(cfg, "validation"))
+    # with retrieval.k > 0 each row shows its nearest other training rows, cut so its own description still fits
+    train_rows = retrieval.with_neighbours(cfg, tokenizer, stages.read_split(cfg, "train"), for_training=True)
+    validation_rows = retrieval.with_neighbours(cfg, tokenizer, stages.read_split(cfg, "validation"), for_training=True)
+    train_set, train_truncated = tokenize_rows(cfg, tokenizer, train_rows)
+    eval_set, _ = tokenize_rows(cfg, tokenizer, validation_rows)
 
     trainer_class = make_trainer_class()
     trainer = trainer_class(
@@ -184,6 +188,7 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
     report = {
         "base_model": cfg.model.name,
         "quantization": cfg.model.quantization,
+        "optim": cfg.train.optim,
         "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "trainable_params": trainable,
@@ -193,12 +198,15 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         "train_rows": len(train_set),
         "train_rows_truncated": train_truncated,
         "validation_rows": len(eval_set),
+        "retrieval_k": cfg.retrieval.k,
+        "train_neighbours_shown": sum(len(r.get("neighbours") or ()) for r in train_rows),
         "initial_eval_loss": initial_eval_loss,
         "best_eval_loss": best_eval_loss,
         "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "final_step": trainer.state.global_step,
         "max_steps": trainer.state.max_steps,
         "resumed_from": last,
+        "train_s": runtime,
         "train_tokens_per_s": trainer.tokens_seen / runtime,
         "description_tokens_per_s": trainer.target_tokens_seen / runtime,
         "peak_memory_bytes": peak_memory_bytes(),

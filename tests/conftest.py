@@ -36,7 +36,7 @@ def trained_cfg(tmp_path_factory, tiny_model_dir):
     from descgen import prepare, train
 
     cfg = make_cfg(tmp_path_factory.mktemp("trained"), "train.max_steps=2", "train.eval_steps=2", "train.save_steps=2",
-                   model_dir=tiny_model_dir)
+                   "retrieval.k=0", model_dir=tiny_model_dir)
     prepare.run(cfg)
     train.run(cfg)
     return cfg
