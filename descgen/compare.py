@@ -26,7 +26,7 @@ from .evaluation import (ROUGE_KEYS, decoding_settings, evaluate_model, paired_b
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 
 MODELS = ("baseline", "finetuned", "retrieval")
-SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval")  # in the order the tables show them
+SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated")  # in the order the tables show them
 
 
 def run(cfg: Config) -> dict:
@@ -63,7 +63,13 @@ def run(cfg: Config) -> dict:
     atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
     scored["retrieval"] = retrieval_rows
 
+    gate = choose_gate(cfg, model, tokenizer, train_rows, index)
+    scored["gated"] = gated_rows(rows, scored["finetuned"], neighbours, gate["threshold"])
+    gate["copied_test_rows"] = sum(r["copied"] for r in scored["gated"])
+    atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
+
     report = build_report(cfg, scored)
+    report["gate"] = gate
     report["decoding"] = decoding_settings(cfg)
     report["retrieval_k"] = cfg.retrieval.k
     report["generation_s"] = generation_s
@@ -72,6 +78,48 @@ def run(cfg: Config) -> dict:
                        side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
     atomic_write_json(stages.path(cfg, "compare_report"), report)
     return report
+
+
+def choose_gate(cfg: Config, model, tokenizer, train_rows: list[dict], index) -> dict:
+    """The title similarity above which copying the nearest training row's description beats the fine-tune's own
+    text, chosen on the validation split (never on test): the fine-tune writes for each validation row with the
+    test's prompt and decoding, and the threshold that maximises the mean ROUGE-L of "copy when at least this
+    similar, else write" wins (ties: the higher one, copying less). Infinity = never copy."""
+    from .evaluation import rouge_scores
+    from .generate import generate
+
+    validation = stages.read_split(cfg, "validation")
+    prompted = retrieval.attach(cfg, tokenizer, validation, train_rows, index)
+    written = [g.text for g in generate(model, tokenizer, cfg.prompt, prompted, cfg.eval,
+                                        modeling.stop_token_ids(model, tokenizer))]
+    nearest = retrieval_floor(train_rows, validation, index)
+    references = [r["content"] for r in validation]
+    wrote = np.array([s["rougeL"] for s in rouge_scores(written, references)])
+    copied = np.array([s["rougeL"] for s in rouge_scores([n["content"] for n in nearest], references)])
+    threshold, score = best_threshold(np.array([n["similarity"] for n in nearest]), copied, wrote)
+    return {"threshold": threshold, "validation_rows": len(validation), "validation_rougeL": score,
+            "validation_rougeL_finetuned": float(wrote.mean()), "validation_rougeL_retrieval": float(copied.mean())}
+
+
+def best_threshold(similarity: np.ndarray, copied: np.ndarray, wrote: np.ndarray) -> tuple[float, float]:
+    """(threshold, mean score) of "take `copied` where similarity >= threshold, else `wrote`" at its best; among
+    equal scores the highest threshold (copy the least); infinity when copying never helps."""
+    candidates = sorted(set(similarity.tolist()) | {float("inf")}, reverse=True)
+    scores = [float(np.where(similarity >= t, copied, wrote).mean()) for t in candidates]
+    best = int(np.argmax(scores))  # the first maximum over descending thresholds
+    return candidates[best], scores[best]
+
+
+def gated_rows(rows: list[dict], finetuned: list[dict], nearest: list[dict], threshold: float) -> list[dict]:
+    """The gated system on the test rows: the nearest row's description where it is at least `threshold` similar,
+    else the fine-tune's text; scored like the floor (text metrics only)."""
+    copy = [n["similarity"] >= threshold for n in nearest]
+    texts = [n["content"] if c else f["output"] for n, f, c in zip(nearest, finetuned, copy)]
+    gated = score_rows(rows, texts, None, None)
+    for item, c, n in zip(gated, copy, nearest):
+        item["copied"] = bool(c)
+        item["similarity"] = n["similarity"]
+    return gated
 
 
 def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
@@ -136,8 +184,11 @@ def verdict(report: dict) -> dict:
             return "worse"
         return "no significant difference"
 
-    return {"vs_baseline_rougeL": call(report["delta"]["rougeL"]),
-            "vs_retrieval_rougeL": call(report["delta_vs_retrieval"]["rougeL"])}
+    found = {"vs_baseline_rougeL": call(report["delta"]["rougeL"]),
+             "vs_retrieval_rougeL": call(report["delta_vs_retrieval"]["rougeL"])}
+    if "gated" in report.get("vs_retrieval", {}):
+        found["gated_vs_retrieval_rougeL"] = call(report["vs_retrieval"]["gated"]["rougeL"])
+    return found
 
 
 def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: list[dict]) -> list[dict]:

@@ -38,6 +38,7 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "retrieval.min_similarity": 0.0,
     "retrieval.description_tokens": 96,
     "train.optim": "adamw_torch_fused",
+    "train.packing": False,
     "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change  # what TrainingArguments used before train.optim existed
 }
 _NONE = object()
@@ -109,6 +110,7 @@ class TrainParams:
     early_stopping_patience: int
     gradient_checkpointing: bool
     group_by_length: bool
+    packing: bool
     loss_chunk_tokens: int
     fused_lora: bool
     resume: bool

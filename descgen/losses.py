@@ -45,10 +45,34 @@ def _chunk_nll(hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Mo
     return F.cross_entropy(lm_head(hidden).float(), targets, reduction="sum")
 
 
-def description_nll(causal_lm, input_ids, attention_mask, labels, chunk_tokens: int) -> tuple[torch.Tensor, int]:
-    """Summed next-token NLL over the labelled (description) positions, and their count."""
-    hidden = causal_lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+def description_nll(causal_lm, input_ids, attention_mask, labels, chunk_tokens: int,
+                    **decoder_inputs) -> tuple[torch.Tensor, int]:
+    """Summed next-token NLL over the labelled (description) positions, and their count. `decoder_inputs`: what a
+    packed batch brings instead of an attention mask (position_ids, the flash-attention sequence bounds)."""
+    hidden = causal_lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
+                                     **decoder_inputs).last_hidden_state
     return nll_from_hidden(hidden, labels, causal_lm.get_output_embeddings(), chunk_tokens)
+
+
+def packing_collator():
+    """transformers' padding-free collator: a micro-batch becomes one row of all its examples' tokens, positions
+    restarting at 0 for each and the first label of each set to -100, so no target crosses from one example into
+    the next (the shift in `nll_from_hidden` pairs an example's last token with the next one's first label). Each
+    example keeps its own description labels and end tokens. Only attention that reads the sequence bounds
+    (flash-attention's varlen kernels) keeps examples apart: see train.check_packing."""
+    from transformers import DataCollatorWithFlattening
+
+    return _DropLength(DataCollatorWithFlattening(return_position_ids=True, return_flash_attn_kwargs=True))
+
+
+class _DropLength:
+    """The length column feeds length-grouped sampling; the flattening collator has no use for it."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, features: list[dict]) -> dict:
+        return self.collate([{k: f[k] for k in ("input_ids", "labels")} for f in features])
 
 
 def nll_from_hidden(hidden, labels, lm_head, chunk_tokens: int) -> tuple[torch.Tensor, int]:

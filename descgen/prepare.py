@@ -7,7 +7,9 @@ the notebook's tables and plots.
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,3 +175,42 @@ def plot_token_lengths(token_counts: np.ndarray, max_seq_len: int):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------ words (EDA)
+_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+TOP_WORDS = 30
+
+
+def word_counts(texts: list[str]) -> tuple[Counter, Counter]:
+    """Words and adjacent word pairs, lower-cased, English stop words (scikit-learn's list) and one-letter
+    tokens left out; a pair is two neighbouring tokens that are both kept."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words, bigrams = Counter(), Counter()
+    for text in texts:
+        kept = [t if t not in ENGLISH_STOP_WORDS and len(t) > 1 else None for t in _WORD_RE.findall(text.lower())]
+        words.update(t for t in kept if t)
+        bigrams.update(f"{a} {b}" for a, b in zip(kept, kept[1:]) if a and b)
+    return words, bigrams
+
+
+def word_clouds(cfg: Config, rows: list[dict]) -> dict[str, dict]:
+    """A word cloud (PNG under outputs/data/) and the top words and bigrams of the titles and of the descriptions:
+    {"title": {"png": path, "words": table, "bigrams": table}, "content": {...}}. The cloud is drawn from the same
+    counts as the tables (wordcloud's generate_from_frequencies), seeded, so a rerun draws the same picture."""
+    import pandas as pd
+    from wordcloud import WordCloud
+
+    found = {}
+    for field in ("title", "content"):
+        words, bigrams = word_counts([r[field] for r in rows])
+        path = stages.path(cfg, f"{field}_wordcloud")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cloud = WordCloud(width=1200, height=480, background_color="white", random_state=cfg.data.seed,
+                          max_words=150)
+        cloud.generate_from_frequencies(words or {"(none)": 1}).to_file(str(path))
+        found[field] = {"png": path,
+                        "words": pd.DataFrame(words.most_common(TOP_WORDS), columns=["word", "count"]),
+                        "bigrams": pd.DataFrame(bigrams.most_common(TOP_WORDS), columns=["bigram", "count"])}
+    return found

@@ -44,7 +44,8 @@ def _artifacts(stage: str, folder: str, **files: str) -> dict[str, Artifact]:
 ARTIFACTS: dict[str, Artifact] = {
     **_artifacts("prepare", "data_dir", train_split="train.jsonl", validation_split="validation.jsonl",
                  test_split="test.jsonl", prepare_report="prepare_report.json", lengths="lengths.json",
-                 retrieval_index="retrieval_index.pkl"),
+                 retrieval_index="retrieval_index.pkl", title_wordcloud="wordcloud_titles.png",
+                 content_wordcloud="wordcloud_descriptions.png"),
     **_artifacts("baseline", "eval_dir", baseline_predictions="baseline_predictions.jsonl",
                  baseline_metrics="baseline_metrics.json"),
     **_artifacts("train", "adapter_dir", adapter_weights="adapter_model.safetensors",
@@ -52,7 +53,7 @@ ARTIFACTS: dict[str, Artifact] = {
                  log_history="log_history.json", params_used="params_used.yaml"),
     **_artifacts("compare", "eval_dir", finetuned_predictions="finetuned_predictions.jsonl",
                  finetuned_metrics="finetuned_metrics.json", retrieval_predictions="retrieval_predictions.jsonl",
-                 baseline_rag_predictions="baseline_rag_predictions.jsonl",
+                 baseline_rag_predictions="baseline_rag_predictions.jsonl", gated_predictions="gated_predictions.jsonl",
                  baseline_rag_metrics="baseline_rag_metrics.json",
                  compare_rows="compare_rows.jsonl", compare_report="compare.json"),
     **_artifacts("demo", "demo_dir", demo_rows="demo.jsonl"),

@@ -28,7 +28,8 @@ import yaml
 from . import config, modeling, retrieval, stages
 from .config import Config
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
-from .losses import PadCollator, description_nll
+from .config import ConfigError
+from .losses import PadCollator, description_nll, packing_collator
 from .modeling import unwrap_causal_lm
 from .prompts import encode_example
 
@@ -57,10 +58,13 @@ def make_trainer_class():
         target_tokens_seen = 0
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            total, count = description_nll(unwrap_causal_lm(model), inputs["input_ids"], inputs["attention_mask"],
-                                           inputs["labels"], self.loss_chunk_tokens)
+            # a packed batch has no attention mask: position ids and sequence bounds keep its examples apart
+            packed = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "labels")}
+            mask = inputs.get("attention_mask")
+            total, count = description_nll(unwrap_causal_lm(model), inputs["input_ids"], mask,
+                                           inputs["labels"], self.loss_chunk_tokens, **packed)
             if model.training:
-                self.tokens_seen += int(inputs["attention_mask"].sum())
+                self.tokens_seen += int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
                 self.target_tokens_seen += count
             # With grad accumulation the Trainer passes the description-token count of the whole accumulated
             # batch: dividing by it weights every token equally across micro-batches.
@@ -131,11 +135,31 @@ def training_arguments(cfg: Config, output_dir: Path):
     )
 
 
+def check_packing(cfg: Config) -> None:
+    """train.packing needs attention that keeps packed examples apart; refuse before loading anything otherwise,
+    never train with examples silently attending to each other."""
+    if not cfg.train.packing:
+        return
+    attention = cfg.model.attn_implementation or "sdpa"
+    if not attention.startswith("flash_attention"):
+        raise ConfigError(
+            f"train.packing: true puts a micro-batch's examples in one sequence, and model.attn_implementation "
+            f"{attention!r} would let each attend to the others. It needs flash-attention's varlen kernels: on a "
+            "CUDA machine `pip install flash-attn` and --set model.attn_implementation=flash_attention_2; "
+            "elsewhere keep train.packing: false (length grouping)")
+    import importlib.util
+
+    if attention == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise ConfigError("model.attn_implementation: flash_attention_2 needs the flash-attn package "
+                          "(`pip install flash-attn`, CUDA only)")
+
+
 def run(cfg: Config, callbacks: list | None = None) -> dict:
     """Train (resuming when a checkpoint of the same configuration exists); write the adapter folder."""
     from transformers import EarlyStoppingCallback
     from transformers.trainer_utils import get_last_checkpoint
 
+    check_packing(cfg)
     started = time.perf_counter()
     folder = run_dir(cfg)
     checkpoints = folder / "checkpoints"
@@ -163,7 +187,7 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         args=training_arguments(cfg, checkpoints),
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=packing_collator() if cfg.train.packing else PadCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=([EarlyStoppingCallback(cfg.train.early_stopping_patience)]
                    if cfg.train.early_stopping_patience > 0 else []) + list(callbacks or []),
@@ -189,6 +213,7 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         "base_model": cfg.model.name,
         "quantization": cfg.model.quantization,
         "optim": cfg.train.optim,
+        "packing": cfg.train.packing,
         "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "trainable_params": trainable,

@@ -339,3 +339,11 @@ def test_the_train_command_writes_what_the_notebook_writes(smoke_run, train_comm
         assert report[key] == from_notebook[key], key
     assert report["best_eval_loss"] < report["initial_eval_loss"]
     assert json.loads(done.stdout.strip().splitlines()[-1])["final_step"] == 10
+
+
+@pytest.mark.e2e
+def test_smoke_run_draws_the_word_clouds(smoke_run):
+    copy, _, _ = smoke_run
+    for name in ("wordcloud_titles.png", "wordcloud_descriptions.png"):
+        png = copy / "outputs" / "data" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, name

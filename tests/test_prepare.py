@@ -471,3 +471,25 @@ def test_dedupe_keeps_the_lowest_rank_and_then_the_earlier_row_of_each_key():
     without_row_1 = everyone.copy()
     without_row_1[1] = False
     assert scan._lowest_rank_per_key(keys, ranks, without_row_1).tolist() == [False, False, True, True, False, True]
+
+
+def test_word_clouds_are_drawn_and_their_tables_count_the_split(tmp_path):
+    from collections import Counter
+
+    cfg = prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(50, 10, 10))
+    rows = prepare.run(cfg).splits["train"]
+    clouds = prepare.word_clouds(cfg, rows)
+    for field in ("title", "content"):
+        png = clouds[field]["png"]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        direct = Counter(w for r in rows for w in prepare._WORD_RE.findall(r[field].lower()))
+        for word, count in clouds[field]["words"].itertuples(index=False):
+            assert count == direct[word]
+        assert len(clouds[field]["words"]) == prepare.TOP_WORDS
+    assert "the" not in set(clouds["content"]["words"]["word"]) and "and" not in set(clouds["title"]["words"]["word"])
+
+
+def test_word_pairs_skip_stop_words_and_count_neighbours_only():
+    words, bigrams = prepare.word_counts(["The pink tutu and the pink tutu", "Pink tutu for girls"])
+    assert words["pink"] == 3 and words["tutu"] == 3 and "the" not in words
+    assert bigrams == {"pink tutu": 3}  # "tutu for girls": 'for' is a stop word, so no pair spans it

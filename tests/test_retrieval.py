@@ -142,9 +142,12 @@ def test_training_with_neighbours_shows_them_and_reports_it(compared_with_neighb
 
 def test_compare_json_scores_every_system_alike_with_neighbours(compared_with_neighbours):
     cfg, _, report = compared_with_neighbours
-    assert set(report["models"]) == {"baseline", "baseline_rag", "finetuned", "retrieval"}
-    assert set(report["vs_baseline"]) == {"baseline_rag", "finetuned", "retrieval"}
-    assert set(report["vs_retrieval"]) == {"baseline", "baseline_rag", "finetuned"}
+    assert set(report["models"]) == {"baseline", "baseline_rag", "finetuned", "retrieval", "gated"}
+    assert set(report["vs_baseline"]) == {"baseline_rag", "finetuned", "retrieval", "gated"}
+    assert set(report["vs_retrieval"]) == {"baseline", "baseline_rag", "finetuned", "gated"}
+    gated = [json.loads(line) for line in open(stages.path(cfg, "gated_predictions"))]
+    assert sum(g["copied"] for g in gated) == report["gate"]["copied_test_rows"]
+    assert all(g["similarity"] >= report["gate"]["threshold"] for g in gated if g["copied"])
     for table in (report["delta"], report["delta_vs_retrieval"], *report["vs_baseline"].values(),
                   *report["vs_retrieval"].values()):
         for ci in table.values():
@@ -164,3 +167,13 @@ def test_without_neighbours_there_is_no_baseline_rag(trained_cfg):
     assert "baseline_rag" not in report["models"] and report["retrieval_k"] == 0
     assert set(report["by_novelty"]["novel"]["models"]) | set(report["by_novelty"]["near_copy"]["models"]) >= {
         "baseline", "finetuned", "retrieval"}
+
+
+def test_the_gate_copies_only_above_the_threshold_that_scores_best_on_validation():
+    from descgen.compare import best_threshold
+
+    similarity = np.array([0.9, 0.8, 0.3, 0.2])
+    copied = np.array([1.0, 0.9, 0.0, 0.1])   # siblings copy well, far rows do not
+    wrote = np.array([0.3, 0.3, 0.3, 0.3])
+    assert best_threshold(similarity, copied, wrote) == (0.8, pytest.approx((1.0 + 0.9 + 0.3 + 0.3) / 4))
+    assert best_threshold(similarity, copied * 0, wrote)[0] == float("inf")  # copying never helps: never copy

@@ -188,3 +188,53 @@ def test_a_paged_8bit_optimizer_from_params_trains_on_cpu(prepared):
     assert used["module"].startswith("bitsandbytes.optim")
     assert report["optim"] == "paged_adamw_8bit" and report["final_step"] == 4
     assert report["best_eval_loss"] < report["initial_eval_loss"]
+
+
+def test_packing_is_refused_where_attention_would_cross_examples(prepared):
+    from descgen.config import ConfigError
+
+    cfg = prepared("train.packing=true")  # smoke: sdpa on CPU
+    with pytest.raises(ConfigError, match="would let each attend to the others.*pip install flash-attn"):
+        train.run(cfg)
+    assert not (cfg.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_a_packed_batch_restarts_positions_and_keeps_each_description_and_its_end_tokens(smoke_cfg):
+    tokenizer = modeling.load_tokenizer(smoke_cfg)
+    examples = [encode_example(tokenizer, smoke_cfg.prompt, {"title": t, "content": d}, 160)
+                for t, d in [("Tutu", "Pink and fluffy."), ("French Press", "Makes rich coffee every morning.")]]
+    batch = losses.packing_collator()([dict(vars(e), length=len(e.input_ids)) for e in examples])
+    first, second = (len(e.input_ids) for e in examples)
+    assert batch["input_ids"].tolist() == [examples[0].input_ids + examples[1].input_ids]
+    assert batch["position_ids"].tolist() == [list(range(first)) + list(range(second))]
+    assert batch["labels"].tolist() == [[-100] + examples[0].labels[1:] + [-100] + examples[1].labels[1:]]
+    assert batch["cu_seq_lens_q"].tolist() == [0, first, first + second]
+    end_id, eos_id = tokenizer.convert_tokens_to_ids(["<|end|>", "<|endoftext|>"])
+    labels = batch["labels"][0].tolist()
+    assert labels[first - 2:first] == [end_id, eos_id] and labels[-2:] == [end_id, eos_id]  # both learn to stop
+    # no target crosses from the first example into the second: its first label is masked
+    assert labels[first] == -100
+
+
+needs_flash_attention = pytest.mark.skipif(
+    not torch.cuda.is_available() or __import__("importlib.util").util.find_spec("flash_attn") is None,
+    reason="packing's equivalence needs a CUDA GPU with flash-attn (run it whenever one is available)")
+
+
+@needs_flash_attention
+def test_on_cuda_a_packed_batch_has_the_loss_of_its_examples_padded(tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "model.attn_implementation=flash_attention_2", "model.dtype=bfloat16",
+                   model_dir=tiny_model_dir)
+    tokenizer = modeling.load_tokenizer(cfg)
+    model = modeling.load_model(cfg).eval()
+    rows = [{"title": t, "content": d} for t, d in [("Tutu", "Pink and fluffy."), ("Skillet", "Cast iron, 10 inch.")]]
+    examples = [vars(encode_example(tokenizer, cfg.prompt, r, 160)) for r in rows]
+    padded = {k: v.cuda() for k, v in losses.PadCollator(tokenizer.pad_token_id)(examples).items()}
+    packed = {k: (v.cuda() if torch.is_tensor(v) else v) for k, v in losses.packing_collator()(examples).items()}
+    with torch.inference_mode():
+        total, count = losses.description_nll(model, padded["input_ids"], padded["attention_mask"], padded["labels"], 1024)
+        extra = {k: v for k, v in packed.items() if k not in ("input_ids", "labels")}
+        packed_total, packed_count = losses.description_nll(model, packed["input_ids"], None, packed["labels"], 1024,
+                                                            **extra)
+    assert packed_count == count
+    assert abs(float(packed_total) - float(total)) <= 1e-2 * float(total)  # bf16 tolerance
