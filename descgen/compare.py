@@ -57,14 +57,16 @@ def run(cfg: Config) -> dict:
         scored[name] = read_predictions(cfg, name)[1]
 
     neighbours = retrieval_floor(train_rows, rows, index)
-    retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
+    # the floor was "given" its neighbour: facts copied from it are supported, as for a model shown it
+    retrieval_rows = score_rows([dict(r, neighbours=[n]) for r, n in zip(rows, neighbours)],
+                                [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(retrieval_rows, neighbours):
         item["neighbour_title"] = neighbour["title"]
     atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
     scored["retrieval"] = retrieval_rows
 
     gate = choose_gate(cfg, model, tokenizer, train_rows, index)
-    scored["gated"] = gated_rows(rows, scored["finetuned"], neighbours, gate["threshold"])
+    scored["gated"] = gated_rows(prompted, scored["finetuned"], neighbours, gate["threshold"])
     gate["copied_test_rows"] = sum(r["copied"] for r in scored["gated"])
     atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
 
@@ -111,11 +113,13 @@ def best_threshold(similarity: np.ndarray, copied: np.ndarray, wrote: np.ndarray
 
 
 def gated_rows(rows: list[dict], finetuned: list[dict], nearest: list[dict], threshold: float) -> list[dict]:
-    """The gated system on the test rows: the nearest row's description where it is at least `threshold` similar,
-    else the fine-tune's text; scored like the floor (text metrics only)."""
+    """The gated system on the test rows (as prompted for the fine-tune): the nearest row's description where it is
+    at least `threshold` similar, else the fine-tune's text; scored like the floor (text metrics only), each text
+    against what it came from (the copied neighbour, or the fine-tune's prompt) for unsupported facts."""
     copy = [n["similarity"] >= threshold for n in nearest]
     texts = [n["content"] if c else f["output"] for n, f, c in zip(nearest, finetuned, copy)]
-    gated = score_rows(rows, texts, None, None)
+    sources = [dict(r, neighbours=[n]) if c else r for r, n, c in zip(rows, nearest, copy)]
+    gated = score_rows(sources, texts, None, None)
     for item, c, n in zip(gated, copy, nearest):
         item["copied"] = bool(c)
         item["similarity"] = n["similarity"]
@@ -133,10 +137,14 @@ def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
     samples, seed = cfg.eval.bootstrap_samples, cfg.eval.seed
 
     def column(name: str, key: str) -> np.ndarray:
+        if key == "has_unsupported":
+            return np.array([float(bool(r["unsupported"])) for r in scored[name]])
         return np.array([float(r[key]) for r in scored[name]])
 
     for key in ROUGE_KEYS + ("repetition", "length_words"):
         report["delta"][key] = paired_bootstrap(column("baseline", key), column("finetuned", key), samples, seed)
+    report["delta"]["unsupported_rate"] = paired_bootstrap(column("baseline", "has_unsupported"),
+                                                           column("finetuned", "has_unsupported"), samples, seed)
     report["delta"]["stop_rate"] = paired_bootstrap(column("baseline", "stopped"), column("finetuned", "stopped"),
                                                     samples, seed)
     report["delta"]["perplexity"] = paired_bootstrap(column("baseline", "nll"), column("finetuned", "nll"),
@@ -210,7 +218,7 @@ def headline_table(report: dict):
     """metric × model, with the fine-tuned − baseline delta and its 95 % CI."""
     import pandas as pd
 
-    keys = ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate", "repetition", "length_words")
+    keys = ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
     names = [n for n in SYSTEMS if n in report["models"]]
     table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in names})
     table["delta (ft − base)"] = [report["delta"][k]["mean"] for k in keys]
@@ -231,6 +239,8 @@ def systems_table(report: dict):
         "ROUGE-L": [report["models"][n]["rougeL"] for n in names],
         "ROUGE-1": [report["models"][n]["rouge1"] for n in names],
         "stop rate": [report["models"][n].get("stop_rate", np.nan) for n in names],
+        # rows stating a number, unit or size that neither the title nor the neighbours shown state
+        "unsupported facts": [report["models"][n].get("unsupported_rate", np.nan) for n in names],
         "vs baseline (ROUGE-L, 95% CI)": [ci(report["vs_baseline"].get(n, {}).get("rougeL")) for n in names],
         "vs floor (ROUGE-L, 95% CI)": [ci(report["vs_retrieval"].get(n, {}).get("rougeL")) for n in names],
     }, index=names).round(4)

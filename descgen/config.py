@@ -39,8 +39,12 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "retrieval.description_tokens": 96,
     "train.optim": "adamw_torch_fused",
     "train.packing": False,
-    "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change  # what TrainingArguments used before train.optim existed
+    "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change
+    "train.num_processes": 1,      # one process, as before it existed
 }
+# Keys that change how a stage runs, never what it writes: left out of every hash (eval.num_processes splits the
+# generation over processes batch by batch, and the gathered predictions equal one process's).
+RUN_ONLY_KEYS = frozenset({"eval.num_processes"})
 _NONE = object()
 
 
@@ -117,6 +121,7 @@ class TrainParams:
     merge: bool
     seed: int
     logging_steps: int
+    num_processes: int
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,14 @@ class EvalParams:
     bootstrap_samples: int
     seed: int
     near_copy_rougeL: float
+    num_processes: int
+
+
+@dataclass(frozen=True)
+class DescribeParams:
+    chunk_rows: int
+    batch_size: int
+    max_title_tokens: int
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,7 @@ class Config:
     eval: EvalParams
     retrieval: RetrievalParams
     demo: DemoParams
+    describe: DescribeParams
     paths: PathsParams
     # The merged mapping the dataclasses were built from, kept for hashing and for the params copy
     # saved beside the adapter.
@@ -214,7 +228,8 @@ class Config:
             if sub:
                 picked[key] = value[sub]
                 continue
-            kept = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v}
+            kept = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v
+                    and f"{section}.{k}" not in RUN_ONLY_KEYS}
             if kept or not value:  # a section wholly at its neutral values is as if it did not exist
                 picked[key] = kept
         blob = json.dumps(picked, sort_keys=True, default=str).encode()
@@ -230,6 +245,7 @@ SECTIONS: dict[str, type] = {
     "eval": EvalParams,
     "retrieval": RetrievalParams,
     "demo": DemoParams,
+    "describe": DescribeParams,
     "paths": PathsParams,
 }
 
@@ -404,6 +420,10 @@ def _check_values(cfg: Config) -> None:
         positive(f"train.{key}", getattr(cfg.train, key))
     for key in ("batch_size", "max_new_tokens", "bootstrap_samples"):
         positive(f"eval.{key}", getattr(cfg.eval, key))
+    for key in ("chunk_rows", "batch_size", "max_title_tokens"):
+        positive(f"describe.{key}", getattr(cfg.describe, key))
+    positive("train.num_processes", cfg.train.num_processes)
+    positive("eval.num_processes", cfg.eval.num_processes)
     if cfg.retrieval.k < 0:
         raise ConfigError(f"retrieval.k must be >= 0, got {cfg.retrieval.k}")
     positive("retrieval.description_tokens", cfg.retrieval.description_tokens)

@@ -11,13 +11,14 @@ import torch
 
 from . import stages
 from .config import Config
+from .facts import row_sources, unsupported
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from .losses import PadCollator, nll_from_hidden
 from .modeling import base_only, unwrap_causal_lm
 from .prompts import encode_example
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
-METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words")
+METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
 # settings that must be identical for two models' outputs to be compared
 DECODING_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "no_repeat_ngram_size", "repetition_penalty")
 
@@ -69,7 +70,9 @@ def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None,
     rouge = rouge_scores(outputs, [r["content"] for r in rows])
     for i, (row, text) in enumerate(zip(rows, outputs)):
         item = {"uid": row["uid"], "title": row["title"], "reference": row["content"], "output": text,
-                **rouge[i], "repetition": repetition_rate(text), "length_words": len(text.split())}
+                **rouge[i], "repetition": repetition_rate(text), "length_words": len(text.split()),
+                # numbers, units, sizes stated by neither the title nor a neighbour shown (descgen/facts.py)
+                "unsupported": unsupported(text, row_sources(row))}
         if row.get("neighbours"):
             item["neighbours"] = [{"uid": n["uid"], "title": n["title"], "similarity": n["similarity"]}
                                   for n in row["neighbours"]]
@@ -83,6 +86,9 @@ def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None,
 
 def summarize(scored: list[dict]) -> dict:
     summary = {k: float(np.mean([r[k] for r in scored])) for k in ROUGE_KEYS + ("repetition", "length_words")}
+    if scored and "unsupported" in scored[0]:
+        # share of rows stating at least one fact (number, unit, size) their title and neighbours do not
+        summary["unsupported_rate"] = float(np.mean([bool(r["unsupported"]) for r in scored]))
     if scored and "nll" in scored[0]:
         summary["perplexity"] = perplexity([r["nll"] for r in scored])
     if scored and "stopped" in scored[0]:
@@ -111,7 +117,7 @@ def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, b
         model.merge_adapter()
     try:
         results = generate(model, tokenizer, cfg.prompt, rows, cfg.eval,
-                           modeling.stop_token_ids(model, tokenizer), progress=True, base=base)
+                           modeling.stop_token_ids(model, tokenizer), progress=f"generating {name}", base=base)
         generation_s = time.perf_counter() - started
         nll = reference_nll(model, tokenizer, cfg, rows, base=base)
     finally:

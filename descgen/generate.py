@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
+from . import distributed
 from .config import EvalParams, PromptParams
 from .modeling import base_only
+from .progress import Progress
 from .prompts import prompt_text
 
 
@@ -46,34 +48,52 @@ def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, **ov
 
 
 def generate(model, tokenizer, prompt: PromptParams, rows: list[dict], settings: EvalParams,
-             stop_ids: list[int], batch_size: int | None = None, progress: bool = False,
-             base: bool = False, **override) -> list[Generation]:
+             stop_ids: list[int], batch_size: int | None = None, progress: bool | str = False,
+             base: bool = False, texts: list[str] | None = None, **override) -> list[Generation]:
     """Descriptions for `rows` (each at least the fields `prompt.fields` shows), in order. `base=True` on a PeftModel turns the adapter off for the call,
     so base and fine-tuned come from one copy of the weights."""
-    from tqdm.auto import tqdm
-
     batch_size = batch_size or settings.batch_size
     kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id, **override)
-    texts = [prompt_text(tokenizer, prompt, row) for row in rows]
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    # longest first: similar lengths share a batch (less padding), and an out-of-memory shows up at once
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    texts = prompt_texts(tokenizer, prompt, rows) if texts is None else texts  # describe builds them once
+    batches = length_batches(tokenizer, texts, batch_size)
+    # several processes (eval.num_processes, describe --num-processes): this one generates its share of the
+    # batches, each exactly as one process would (same rows, same padding), and all gather the whole list
+    mine = distributed.shard_batches(len(batches))
+    rank, size = distributed.world()
+    label = progress if isinstance(progress, str) else "generating"
+    meter = Progress(label if size == 1 else f"{label}, process {rank + 1}/{size}",
+                     sum(len(batches[b]) for b in mine), enabled=bool(progress) and rank == 0)
     results: list[Generation | None] = [None] * len(texts)
     previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     stop = torch.tensor(stop_ids)
     try:
         with base_only(model, base), torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="generating"):
-                chunk = order[start:start + batch_size]
+            for b in mine:
+                chunk = batches[b]
                 enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(model.device)
                 out = model.generate(**enc, **kwargs)
                 new = out[:, enc["input_ids"].shape[1]:].cpu()
                 for row, index in enumerate(chunk):
                     results[index] = _decode(tokenizer, new[row], stop)
+                meter.update(len(chunk))
+        meter.close()
     finally:
         tokenizer.padding_side = previous_side
-    return results
+    return distributed.gather_in_order(results)
+
+
+def prompt_texts(tokenizer, prompt: PromptParams, rows: list[dict]) -> list[str]:
+    """The prompt each row is continued from: what HF generate and vLLM (descgen.describe --engine vllm) both get."""
+    return [prompt_text(tokenizer, prompt, row) for row in rows]
+
+
+def length_batches(tokenizer, texts: list[str], batch_size: int) -> list[list[int]]:
+    """Row indices in batches, longest prompts first: similar lengths share a batch (less padding), and an
+    out-of-memory shows up at once. The order is stable, so it is the same in every process."""
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _decode(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
@@ -84,7 +104,7 @@ def _decode(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
 
 
 def main() -> None:
-    from . import config, modeling
+    from . import config, modeling, retrieval
 
     parser = argparse.ArgumentParser(description="Write a product description for each title.")
     parser.add_argument("titles", nargs="+")
@@ -99,8 +119,10 @@ def main() -> None:
     override = {"max_new_tokens": args.max_new_tokens}
     if args.temperature is not None:
         override.update(do_sample=True, temperature=args.temperature)
-    outputs = generate(model, tokenizer, cfg.prompt, [{"title": t} for t in args.titles], cfg.eval,
-                       modeling.stop_token_ids(model, tokenizer), **override)
+    # the neighbours 04_compare and the demo show (retrieval.k > 0), from prepare's index
+    rows = retrieval.with_neighbours(cfg, tokenizer, [{"title": t} for t in args.titles])
+    outputs = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, modeling.stop_token_ids(model, tokenizer),
+                       **override)
     for title, result in zip(args.titles, outputs):
         print(f"# {title}\n{result.text}\n")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
 
 import torch
@@ -58,10 +59,17 @@ def cpu_bf16_is_fast() -> bool:
     return fastest[torch.bfloat16] < 0.8 * fastest[torch.float32]
 
 
+# Set by a launcher for the processes it starts (descgen/distributed.py): `model.dtype: auto` is decided once, in the
+# parent, so N processes timing bf16 against fp32 on the same loaded cores cannot come to different answers.
+DTYPE_ENV = "DESCGEN_COMPUTE_DTYPE"
+
+
 def compute_dtype(cfg: Config) -> torch.dtype:
     """The dtype the frozen base weights and the matmuls run in."""
     if cfg.model.dtype != "auto":
         return getattr(torch, cfg.model.dtype)
+    if os.environ.get(DTYPE_ENV):
+        return getattr(torch, os.environ[DTYPE_ENV])
     if torch.cuda.is_available():
         # Ampere and newer do bf16 natively; a T4/V100 does not, and fp16 (with fp32 LoRA weights) is the way there
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -99,7 +107,8 @@ def load_model(cfg: Config, training: bool = False):
             bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
         )
     if torch.cuda.is_available():
-        kwargs["device_map"] = {"": 0}
+        # one GPU per process: LOCAL_RANK (set by accelerate launch / torchrun) picks it, 0 when alone
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     model = AutoModelForCausalLM.from_pretrained(cfg.model_path, **kwargs)
     if training:
         model.config.use_cache = False  # the KV cache is useless (and conflicts) with gradient checkpointing

@@ -4,11 +4,16 @@ configs whose every output path lies in a temp folder."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from descgen import config
+from descgen.config import REPO_ROOT
 from descgen.local_models import build_tiny_phi3
 
 
@@ -56,3 +61,34 @@ def write_lines(path: Path, lines: list) -> Path:
 
 def row(uid: str, title: str, content: str) -> dict:
     return {"uid": uid, "title": title, "content": content, "target_ind": [1], "target_rel": [1.0]}
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+SECRET = "hf_thisIsNotARealTokenButMustNeverBeWritten"
+
+
+def copy_repo(target: Path) -> Path:
+    """What a fresh clone holds: tracked files and untracked ones git does not ignore."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO_ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """./run_all.sh --profile smoke in a fresh copy of the repo (tracked + untracked-not-ignored files), twice; shared
+    by every e2e test (the pipeline's, describe's, the progress lines')."""
+    copy = copy_repo(tmp_path_factory.mktemp("repo"))
+    env = dict(os.environ, HF_TOKEN=SECRET, VIRTUAL_ENV=sys.prefix,
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    again = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
+                           timeout=300)
+    return copy, done, again

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline import copy_repo
+from conftest import copy_repo
 
 
 @pytest.mark.slow

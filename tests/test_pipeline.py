@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import SECRET  # the e2e smoke_run fixture lives in conftest: describe's tests share it
 from descgen import config, pipeline, stages
 from descgen.config import REPO_ROOT, load
 
@@ -213,35 +214,6 @@ def test_missing_trn_json_stops_at_once_saying_where_to_get_it(tmp_path, capsys)
 
 
 # ---------------------------------------------------------------------------------------------- end to end
-SECRET = "hf_thisIsNotARealTokenButMustNeverBeWritten"
-
-
-def copy_repo(target: Path) -> Path:
-    """What a fresh clone holds: tracked files and untracked ones git does not ignore."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if (REPO_ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, target / name)
-    return target
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """./run_all.sh --profile smoke in a fresh copy of the repo (tracked + untracked-not-ignored files)."""
-    copy = copy_repo(tmp_path_factory.mktemp("repo"))
-    env = dict(os.environ, HF_TOKEN=SECRET, VIRTUAL_ENV=sys.prefix,
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    env.pop("PYTHONPATH", None)
-    done = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    again = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
-                           timeout=300)
-    return copy, done, again
-
-
 @pytest.fixture(scope="module")
 def train_command(smoke_run):
     """`python -m descgen.train` in the same copy, on the splits the notebooks wrote, into another adapter folder
