@@ -19,10 +19,11 @@ import sys
 
 import numpy as np
 
-from . import config, modeling, retrieval, stages
+from . import config, distributed, model_card, modeling, retrieval, stages
 from .config import Config
-from .evaluation import (ROUGE_KEYS, decoding_settings, evaluate_model, paired_bootstrap, perplexity,
-                         read_predictions, retrieval_floor, score_rows, summarize, uids_hash)
+from .evaluation import (ROUGE_KEYS, decoding_settings, paired_bootstrap, perplexity,
+                         read_predictions, retrieval_floor, score_model, score_rows, summarize,
+                         uids_hash)
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 
 MODELS = ("baseline", "finetuned", "retrieval")
@@ -30,6 +31,11 @@ SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated")  # in 
 
 
 def run(cfg: Config) -> dict:
+    """Score the fine-tune, the floor and the gate; write compare.json. With eval.num_processes > 1 the generation
+    runs in that many processes (`python -m descgen.compare` under accelerate), process 0 writing."""
+    if cfg.eval.num_processes > 1 and not distributed.launched():
+        distributed.relaunch(cfg, "descgen.compare", cfg.eval.num_processes)
+        return read_report(cfg)
     rows = stages.read_split(cfg, "test")
     baseline_metrics, baseline_rows = read_predictions(cfg, "baseline")
     if baseline_metrics["uids_hash"] != uids_hash(rows):
@@ -53,8 +59,8 @@ def run(cfg: Config) -> dict:
     generation_s = {"baseline": baseline_metrics["generation_s"]}
     scored = {"baseline": baseline_rows}
     for name, base in (("finetuned", False), ("baseline_rag", True))[: 2 if cfg.retrieval.k else 1]:
-        generation_s[name] = evaluate_model(cfg, model, tokenizer, prompted, name, base=base)["generation_s"]
-        scored[name] = read_predictions(cfg, name)[1]
+        metrics, scored[name] = score_model(cfg, model, tokenizer, prompted, name, base=base)
+        generation_s[name] = metrics["generation_s"]
 
     neighbours = retrieval_floor(train_rows, rows, index)
     # the floor was "given" its neighbour: facts copied from it are supported, as for a model shown it
@@ -62,24 +68,45 @@ def run(cfg: Config) -> dict:
                                 [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(retrieval_rows, neighbours):
         item["neighbour_title"] = neighbour["title"]
-    atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
     scored["retrieval"] = retrieval_rows
 
     gate = choose_gate(cfg, model, tokenizer, train_rows, index)
     scored["gated"] = gated_rows(prompted, scored["finetuned"], neighbours, gate["threshold"])
     gate["copied_test_rows"] = sum(r["copied"] for r in scored["gated"])
-    atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
 
     report = build_report(cfg, scored)
     report["gate"] = gate
     report["decoding"] = decoding_settings(cfg)
     report["retrieval_k"] = cfg.retrieval.k
     report["generation_s"] = generation_s
+    if not distributed.is_main():
+        return report  # process 0 alone writes (eval.num_processes > 1)
+    atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
+    atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
     baseline_rows, finetuned_rows = scored["baseline"], scored["finetuned"]
     atomic_write_jsonl(stages.path(cfg, "compare_rows"),
                        side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
     atomic_write_json(stages.path(cfg, "compare_report"), report)
+    model_card.write(cfg)  # the adapter's card now carries this table
+    write_tensorboard(cfg, report)
     return report
+
+
+def tensorboard_dir(cfg: Config):
+    return cfg.outputs_dir / "tensorboard" / "compare"
+
+
+def write_tensorboard(cfg: Config, report: dict) -> None:
+    """The headline metrics as TensorBoard scalars (one point per system and metric) and the table as text, beside
+    the training curves: `tensorboard --logdir outputs/tensorboard`."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(tensorboard_dir(cfg))) as writer:
+        for name, metrics in report["models"].items():
+            for key in ("rougeL", "rouge1", "stop_rate", "unsupported_rate", "perplexity"):
+                if key in metrics:
+                    writer.add_scalar(f"compare/{key}/{name}", metrics[key], 0)
+        writer.add_text("compare/verdict", json.dumps(report["verdict"]))
 
 
 def choose_gate(cfg: Config, model, tokenizer, train_rows: list[dict], index) -> dict:
@@ -356,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "floor against the baseline (stage 4), as 04_compare does.", argv)
     modeling.ensure_local_model(cfg)
     report = run(cfg)
-    print(json.dumps({"models": report["models"], "verdict": report["verdict"]}, indent=2))
+    if distributed.is_main():
+        print(json.dumps({"rougeL": {name: round(m["rougeL"], 4) for name, m in report["models"].items()},
+                          "verdict": report["verdict"]}))
     return 0
 
 

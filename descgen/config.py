@@ -311,6 +311,16 @@ def from_command_line(prog: str, description: str, argv: list[str] | None = None
         parser.exit(2, f"{prog}: params error: {exc}\n")
 
 
+def as_overrides(cfg: Config) -> list[str]:
+    """`--set section.key=value` arguments that rebuild exactly this config from its profile (values as JSON, which
+    YAML reads back unchanged): how a launcher hands a notebook's config to the processes it starts."""
+    items = []
+    for section, values in cfg.raw.items():
+        for key, value in values.items():
+            items += ["--set", f"{section}.{key}={json.dumps(value)}"]
+    return items
+
+
 def available_profiles(params_file: str | Path | None = None) -> list[str]:
     with open(params_file or PARAMS_FILE, encoding="utf-8") as fh:
         document = yaml.safe_load(fh) or {}
@@ -413,8 +423,10 @@ def _check_values(cfg: Config) -> None:
         if value <= 0:
             raise ConfigError(f"{key} must be > 0, got {value}")
 
-    for key in ("n_train", "n_validation", "n_test", "read_block_bytes", "workers"):
+    for key in ("n_validation", "n_test", "read_block_bytes", "workers"):
         positive(f"data.{key}", getattr(cfg.data, key))
+    if cfg.data.n_train != -1:
+        positive("data.n_train (or -1: every eligible row)", cfg.data.n_train)
     for key in ("max_seq_len", "learning_rate", "micro_batch_size", "grad_accum", "eval_steps",
                 "save_steps", "loss_chunk_tokens", "logging_steps"):
         positive(f"train.{key}", getattr(cfg.train, key))

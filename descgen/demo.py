@@ -24,8 +24,10 @@ def side_by_side(cfg: Config, model, tokenizer, stop_ids, titles: list[str], **o
     import pandas as pd
 
     rows = retrieval.with_neighbours(cfg, tokenizer, [{"title": title} for title in titles])
-    base = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=True, **override)
-    tuned = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=False, **override)
+    base = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=True, progress="demo: base",
+                    **override)
+    tuned = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=False, progress="demo: fine-tuned",
+                     **override)
     table = pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
     if cfg.retrieval.k:
         table["neighbours"] = [" | ".join(f"{n['title']} ({n['similarity']:.2f})" for n in r["neighbours"])

@@ -104,7 +104,10 @@ def launch(module: str, args: list[str], num_processes: int, env: dict | None = 
     """Run `module` under `num_processes` processes as a child, echoing its output line by line (the notebook and
     the terminal see the progress), and wait. A failure raises with the child's exit status and last lines."""
     command = launch_command(module, args, num_processes)
-    print("launching:", " ".join(command[2:]), flush=True)
+    shown = [a for a in command[2:] if not a.startswith("--set")]
+    sets = sum(a == "--set" for a in command)
+    print(f"launching {num_processes} processes: {' '.join(a for a in shown if '=' not in a)}"
+          + (f" (+ {sets} --set: this config, key by key)" if sets else ""), flush=True)
     tail: list[str] = []
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
@@ -123,3 +126,15 @@ def shard_batches(n_batches: int) -> list[int]:
     """The batch numbers this rank generates: b % world == rank."""
     rank, size = world()
     return [b for b in range(n_batches) if b % size == rank]
+
+
+def relaunch(cfg, module: str, num_processes: int) -> None:
+    """Run a stage's command (`python -m <module>`) with exactly `cfg` under `num_processes` processes and wait:
+    what a notebook cell does when train.num_processes or eval.num_processes is above 1."""
+    from . import config, modeling
+
+    modeling.ensure_local_model(cfg)
+    # model.dtype auto is decided here, once: N processes timing bf16 on the same busy cores could disagree
+    dtype = str(modeling.compute_dtype(cfg)).replace("torch.", "")
+    launch(module, ["--profile", cfg.profile, *config.as_overrides(cfg)], num_processes,
+           env={modeling.DTYPE_ENV: dtype})

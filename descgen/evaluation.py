@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from . import stages
+from . import distributed, stages
 from .config import Config
 from .facts import row_sources, unsupported
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
@@ -48,11 +48,13 @@ def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = 
     collate = PadCollator(tokenizer.pad_token_id)
     causal_lm = unwrap_causal_lm(model)
     lm_head = causal_lm.get_output_embeddings()
-    nll = []
+    nll: list[float | None] = [None] * len(examples)
+    size = cfg.eval.batch_size
     with base_only(model, base):
-        for start in range(0, len(examples), cfg.eval.batch_size):
-            batch = collate([{"input_ids": e.input_ids, "labels": e.labels}
-                             for e in examples[start:start + cfg.eval.batch_size]])
+        # several processes (eval.num_processes): each scores its share of the batches, as one process would
+        for b in distributed.shard_batches((len(examples) + size - 1) // size):
+            start = b * size
+            batch = collate([{"input_ids": e.input_ids, "labels": e.labels} for e in examples[start:start + size]])
             batch = {k: v.to(model.device) for k, v in batch.items()}
             hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
                                              attention_mask=batch["attention_mask"]).last_hidden_state
@@ -60,8 +62,8 @@ def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = 
             for row in range(hidden.shape[0]):
                 total, count = nll_from_hidden(hidden[row:row + 1], batch["labels"][row:row + 1], lm_head,
                                                cfg.train.loss_chunk_tokens)
-                nll.append(float(total) / max(count, 1))
-    return nll
+                nll[start + row] = float(total) / max(count, 1)
+    return distributed.gather_in_order(nll)
 
 
 # ------------------------------------------------------------------------------------------ one model on the test split
@@ -103,7 +105,13 @@ def perplexity(nll: list[float] | np.ndarray) -> float:
 
 def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> dict:
     """Generate for every row, score, write the `{name}_predictions` and `{name}_metrics` artifacts
-    (outputs/eval/{name}_predictions.jsonl, {name}_metrics.json)."""
+    (outputs/eval/{name}_predictions.jsonl, {name}_metrics.json); the metrics."""
+    return score_model(cfg, model, tokenizer, rows, name, base)[0]
+
+
+def score_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
+    """`evaluate_model`, also returning the scored rows. With several processes each generates its share and all
+    get every row back; process 0 alone writes."""
     from . import modeling
     from .generate import generate
 
@@ -132,9 +140,10 @@ def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, b
         "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
         "generation_s": generation_s, "wall_s": time.perf_counter() - started,
     }
-    atomic_write_jsonl(stages.path(cfg, f"{name}_predictions"), scored)
-    atomic_write_json(stages.path(cfg, f"{name}_metrics"), metrics)
-    return metrics
+    if distributed.is_main():
+        atomic_write_jsonl(stages.path(cfg, f"{name}_predictions"), scored)
+        atomic_write_json(stages.path(cfg, f"{name}_metrics"), metrics)
+    return metrics, scored
 
 
 def decoding_settings(cfg: Config) -> dict:

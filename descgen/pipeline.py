@@ -25,6 +25,7 @@ from pathlib import Path
 
 import xxhash
 
+from . import progress
 from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json
 from .stages import BY_NAME, STAGE_NAMES, STAGES, Stage, code_files
@@ -178,17 +179,52 @@ def execute(cfg: Config, stage: Stage, profile: str, overrides: list[str]) -> tu
     out = executed_notebook(cfg, stage)
     out.parent.mkdir(parents=True, exist_ok=True)
     parameters = json.dumps({"profile": profile, "overrides": list(overrides)})
+    # The kernel's stdout (the stages' progress lines, descgen/progress.py) goes to <notebook>.log as it is printed,
+    # which this process echoes to the terminal while the cell runs: a cell that trains for an hour is watched, not
+    # waited on. papermill's own per-cell bar is off (it would only say "cell 6 of 10").
+    log = out.with_suffix(".log")
     command = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / stage.notebook), str(out),
-               "-y", parameters, "--cwd", str(REPO_ROOT / "notebooks"), "--kernel", "python3", "--log-level", "WARNING"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+               "-y", parameters, "--cwd", str(REPO_ROOT / "notebooks"), "--kernel", "python3", "--log-level", "WARNING",
+               "--no-progress-bar", "--stdout-file", str(log)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+               **{progress.LINES_ENV: "lines"})
+    log.unlink(missing_ok=True)
     process = subprocess.Popen(command, env=env)
+    echo = LogEcho(log, prefix=f"  {stage.name} | ")
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            echo.poll()
+            if pid:
+                break
+            time.sleep(0.5)
     except KeyboardInterrupt:
         process.terminate()
         raise
+    echo.poll(final=True)
     process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, usage.ru_maxrss * 1024  # Linux: KiB, the child and every child it waited for
+
+
+class LogEcho:
+    """Echo the whole lines appended to a file since the last poll (a line still being written waits)."""
+
+    def __init__(self, path: Path, prefix: str = ""):
+        self.path, self.prefix, self.offset, self.partial = path, prefix, 0, b""
+
+    def poll(self, final: bool = False) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = b"" if final else lines.pop()
+        for line in lines:
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                print(self.prefix + text, flush=True)
 
 
 def to_html(notebook: Path) -> Path:
@@ -296,7 +332,30 @@ def main(argv: list[str] | None = None) -> int:
     for name, status, seconds in timings:
         print(f"{name:<10} {status:<12} {seconds:7.1f} s")
     print(f"{'total':<10} {'':<12} {time.time() - total_started:7.1f} s")
+    print(headline(cfg))
     return 0
+
+
+def headline(cfg: Config) -> str:
+    """The run's result in a few lines (ROUGE-L per system with its CI against the baseline, stop rate) and where
+    its notebooks, curves and adapter are."""
+    from .stages import path
+
+    lines = [""]
+    report_path = path(cfg, "compare_report")
+    report = read_json(report_path) if report_path.exists() else {}
+    if {"n", "models", "vs_baseline", "verdict"} <= set(report):
+        lines.append(f"ROUGE-L on {report['n']} test rows (95% CI of the difference from the baseline):")
+        for name, metrics in report["models"].items():
+            ci = report["vs_baseline"].get(name, {}).get("rougeL")
+            delta = f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else ""
+            stop = f"stop rate {metrics['stop_rate']:.0%}" if "stop_rate" in metrics else ""
+            lines.append(f"  {name:<13} {metrics['rougeL']:.4f}  {delta:<28} {stop}")
+        lines.append(f"  verdict: {', '.join(f'{k} {v}' for k, v in report['verdict'].items())}")
+    lines += [f"executed notebooks: {_rel(cfg.outputs_dir / 'notebooks')}/ (+ .html, .log)",
+              f"curves: tensorboard --logdir {_rel(cfg.outputs_dir / 'tensorboard')}",
+              f"adapter + model card: {_rel(cfg.adapter_dir)}/"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def run(cfg: Config) -> PrepareResult:
     if message := missing_data_message(cfg):
         raise FileNotFoundError(message)
 
-    need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
-    keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
+    if data.n_train == ALL_ROWS:
+        keep = 1 << 62  # every eligible row is a candidate (the full profile: ~1.3 M rows ≈ 1.5 GB of text held)
+        need = 0
+    else:
+        need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
+        keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
     phases = {}
     while True:
         t0 = time.perf_counter()
@@ -84,6 +88,9 @@ def run(cfg: Config) -> PrepareResult:
     return PrepareResult(report, splits, scanned.lengths)
 
 
+ALL_ROWS = -1  # data.n_train: -1 = every eligible row not held out for validation and test
+
+
 def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, data: DataParams):
     """Test first, then validation, then train, in rank order; train skips held-out titles (leakage)."""
     pool = list(candidates)
@@ -101,7 +108,7 @@ def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, da
             leakage_removed += 1
             continue
         train.append(row)
-    sizes = {"train": (len(train), data.n_train), "validation": (len(validation), data.n_validation),
+    sizes = {"train": (len(train), max(data.n_train, 1)), "validation": (len(validation), data.n_validation),
              "test": (len(test), data.n_test)}
     short = {name: got for name, (got, want) in sizes.items() if got < want}
     if short:

@@ -62,7 +62,8 @@ class Progress:
 
             self.bar = tqdm(total=total, desc=label, unit=f" {unit}")
 
-    def update(self, n: int = 1, **fields) -> None:
+    def update(self, n: int = 1, quiet: bool = False, **fields) -> None:
+        """Count `n` more done; print a line if one is due (`quiet`: count only, the caller prints soon)."""
         self.done += n
         self.fields.update(fields)
         if not self.enabled:
@@ -72,11 +73,20 @@ class Progress:
             if fields:
                 self.bar.set_postfix({k: _short(v) for k, v in self.fields.items()}, refresh=False)
             return
+        if not quiet:
+            self.tick()
+
+    def tick(self) -> None:
+        """Print a line if `every_s` has passed since the last one, or the work is done."""
+        if not self.enabled or self.bar is not None:
+            return
         now = time.perf_counter()
         if now - self.last_print >= self.every_s or (self.total is not None and self.done >= self.total):
             self.print_line(now)
 
     def print_line(self, now: float | None = None) -> None:
+        if not self.enabled or self.bar is not None:
+            return
         now = now or time.perf_counter()
         self.last_print = now
         print(self.line(now), file=self.stream, flush=True)

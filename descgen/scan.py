@@ -17,6 +17,7 @@ import gzip
 import heapq
 import itertools
 import multiprocessing
+import time
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import xxhash
 
 from .clean import clean_text, title_key
 from .config import DataParams
+from .progress import Progress
 
 C_SCAN_ABI = 1  # _scan.c's ABI: bump both when scan_block's arguments or results change
 
@@ -98,6 +100,8 @@ def _open_blocks(path: Path, start: int, end: int | None, block_bytes: int):
             if block[-1] != 0x0A:
                 block += fh.readline()  # finish the line in progress: it started inside the range, so it is ours
             position += len(block)
+            if _SCANNED is not None:
+                _SCANNED[_SLOT] = position - start  # this worker's bytes so far, for the progress line
             yield block
 
 
@@ -317,8 +321,16 @@ def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None =
     return out
 
 
+# Bytes scanned per worker, in memory shared with the forked workers: the parent prints "[prepare] 512/1,880 MiB"
+# lines from it while they run (one slot each: no two processes write one counter).
+_SCANNED = None
+_SLOT = 0
+
+
 def _scan_job(args):
-    path, data, start, end, keep = args
+    global _SLOT
+    slot, path, data, start, end, keep = args
+    _SLOT = slot
     return scan(path, data, start, end, keep)
 
 
@@ -331,12 +343,53 @@ def split_ranges(path: Path, workers: int) -> list[tuple[int, int | None]]:
 
 
 def scan_file(path: Path, data: DataParams, keep: int) -> list[ScanResult]:
+    global _SCANNED
     ranges = split_ranges(path, data.workers)
-    jobs = [(path, data, start, end, keep) for start, end in ranges]
-    if len(jobs) == 1:
-        return [_scan_job(jobs[0])]
-    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
-        return pool.map(_scan_job, jobs)
+    jobs = [(slot, path, data, start, end, keep) for slot, (start, end) in enumerate(ranges)]
+    context = multiprocessing.get_context("fork")
+    _SCANNED = context.Array("q", len(jobs), lock=False)
+    # a .gz file's progress counts uncompressed bytes, whose total is unknown until the end
+    total = None if path.suffix == ".gz" else path.stat().st_size
+    meter = Progress("prepare: scanning", None if total is None else -(-total // 2**20), unit="MiB")
+    try:
+        if len(jobs) == 1:
+            results = _run_watched(lambda: [_scan_job(jobs[0])], meter)
+        else:
+            with context.Pool(len(jobs)) as pool:
+                pending = pool.map_async(_scan_job, jobs)
+                results = _run_watched(lambda: pending.get(), meter, pending)
+    finally:
+        _SCANNED = None
+    meter.close()
+    return results
+
+
+def _run_watched(work, meter: Progress, pending=None):
+    """Run `work` (in a thread when it runs here; the pool's result otherwise) and update `meter` from the shared
+    byte counters every half second until it is done."""
+    import threading
+
+    box: dict = {}
+    if pending is None:
+        def target():
+            try:
+                box["result"] = work()
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                box["error"] = exc
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        done = lambda: not thread.is_alive()  # noqa: E731
+    else:
+        done = pending.ready
+    while not done():
+        time.sleep(0.5)
+        mib = sum(_SCANNED) // 2**20
+        meter.update(mib - meter.done, quiet=meter.total is not None and mib >= meter.total)
+    if pending is not None:
+        return work()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 # ------------------------------------------------------------------------------------------ merging

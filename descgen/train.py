@@ -25,10 +25,9 @@ import torch
 import xxhash
 import yaml
 
-from . import config, modeling, retrieval, stages
-from .config import Config
+from . import config, distributed, model_card, modeling, progress, retrieval, stages
+from .config import Config, ConfigError
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
-from .config import ConfigError
 from .losses import PadCollator, description_nll, packing_collator
 from .modeling import unwrap_causal_lm
 from .prompts import encode_example
@@ -56,6 +55,15 @@ def make_trainer_class():
         loss_chunk_tokens = 1024
         tokens_seen = 0
         target_tokens_seen = 0
+        train_started: float | None = None  # the first training step's clock (this process, this run)
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            # tokens/s beside the loss: in the progress lines, log_history and TensorBoard alike (all processes'
+            # tokens: each process counts its own, and they run at one pace)
+            if "loss" in logs and self.train_started is not None:
+                elapsed = time.perf_counter() - self.train_started
+                logs["tokens_per_s"] = round(self.tokens_seen * self.args.world_size / max(elapsed, 1e-9), 1)
+            super().log(logs, start_time)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # a packed batch has no attention mask: position ids and sequence bounds keep its examples apart
@@ -64,15 +72,78 @@ def make_trainer_class():
             total, count = description_nll(unwrap_causal_lm(model), inputs["input_ids"], mask,
                                            inputs["labels"], self.loss_chunk_tokens, **packed)
             if model.training:
+                if self.train_started is None:
+                    self.train_started = time.perf_counter()
                 self.tokens_seen += int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
                 self.target_tokens_seen += count
             # With grad accumulation the Trainer passes the description-token count of the whole accumulated
             # batch: dividing by it weights every token equally across micro-batches.
             denominator = num_items_in_batch if num_items_in_batch is not None else max(count, 1)
             loss = total / denominator
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # With N processes the count is the sum over all of them, and DDP averages the N gradients: × N
+                # makes the step the token-weighted mean over the whole batch (the Trainer's own loss does the same)
+                loss = loss * self.accelerator.num_processes
             return (loss, {"loss": loss}) if return_outputs else loss
 
     return DescriptionTrainer
+
+
+def make_progress_callback():
+    from transformers import TrainerCallback
+
+    class ProgressLines(TrainerCallback):
+        """One short line at a steady rate while training (descgen/progress.py): step/total, the last loss, eval loss
+        when computed, learning rate, tokens/s, elapsed and time left. Process 0 only."""
+
+        def __init__(self):
+            self.meter = None
+            self.fields: dict = {}
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.meter = progress.Progress("train", state.max_steps, unit="steps", enabled=not progress.use_bars())
+                self.meter.done = state.global_step  # a resumed run starts where its checkpoint was
+                self.start_step = state.global_step
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.meter is None or not logs:
+                return
+            for key, name in (("loss", "loss"), ("eval_loss", "eval_loss"), ("learning_rate", "lr"),
+                              ("tokens_per_s", "tok/s")):
+                if key in logs:
+                    self.meter.fields[name] = logs[key]
+            if "eval_loss" in logs:
+                self.meter.print_line()  # an evaluation is news: say it at once
+            elif "loss" in logs:
+                self.meter.tick()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.meter is not None:
+                # a logging step prints after its log (on_log), with the step's own loss
+                self.meter.update(state.global_step - self.meter.done,
+                                  quiet=state.global_step % args.logging_steps == 0)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.meter is not None:
+                self.meter.close()
+
+    return ProgressLines()
+
+
+def tensorboard_dir(cfg: Config) -> Path:
+    """TensorBoard event files of this run (train loss, eval loss, learning rate, tokens/s):
+    `tensorboard --logdir outputs/tensorboard`."""
+    return cfg.outputs_dir / "tensorboard" / "train" / run_dir(cfg).name
+
+
+def tensorboard_callback(cfg: Config):
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    if not distributed.is_main():
+        return None
+    return TensorBoardCallback(SummaryWriter(log_dir=str(tensorboard_dir(cfg))))
 
 
 # ------------------------------------------------------------------------------------------ the stage
@@ -129,8 +200,8 @@ def training_arguments(cfg: Config, output_dir: Path):
         data_seed=t.seed,
         prediction_loss_only=True,
         remove_unused_columns=False,
-        report_to="none",
-        disable_tqdm=False,
+        report_to="none",  # TensorBoard is our own callback, writing where README says
+        disable_tqdm=not progress.use_bars(),  # Jupyter: the Trainer's bar; elsewhere ProgressLines' plain lines
         dataloader_num_workers=0,
     )
 
@@ -155,16 +226,33 @@ def check_packing(cfg: Config) -> None:
 
 
 def run(cfg: Config, callbacks: list | None = None) -> dict:
-    """Train (resuming when a checkpoint of the same configuration exists); write the adapter folder."""
+    """Train (resuming when a checkpoint of the same configuration exists); write the adapter folder.
+
+    With train.num_processes > 1 (and not already one of them) the training runs in that many processes started by
+    `accelerate launch -m descgen.train` with these exact params; this process shows their output and returns the
+    report they wrote."""
+    check_packing(cfg)
+    if cfg.train.num_processes > 1 and not distributed.launched():
+        return launch(cfg)
+    return _train(cfg, callbacks)
+
+
+def launch(cfg: Config) -> dict:
+    stages.require(cfg, "train_split")
+    distributed.relaunch(cfg, "descgen.train", cfg.train.num_processes)
+    return read_report(cfg)
+
+
+def _train(cfg: Config, callbacks: list | None = None) -> dict:
     from transformers import EarlyStoppingCallback
     from transformers.trainer_utils import get_last_checkpoint
 
-    check_packing(cfg)
     started = time.perf_counter()
     folder = run_dir(cfg)
     checkpoints = folder / "checkpoints"
-    if not cfg.train.resume and checkpoints.exists():
+    if not cfg.train.resume and checkpoints.exists() and distributed.is_main():
         shutil.rmtree(checkpoints)
+    distributed.barrier()
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
     if last:
         print(f"resuming from {last}", flush=True)
@@ -190,16 +278,23 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         data_collator=packing_collator() if cfg.train.packing else PadCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=([EarlyStoppingCallback(cfg.train.early_stopping_patience)]
-                   if cfg.train.early_stopping_patience > 0 else []) + list(callbacks or []),
+                   if cfg.train.early_stopping_patience > 0 else [])
+        + [c for c in (make_progress_callback(), tensorboard_callback(cfg)) if c is not None] + list(callbacks or []),
     )
     trainer.loss_chunk_tokens = cfg.train.loss_chunk_tokens
+    if not progress.use_bars():
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # its raw dicts repeat what ProgressLines says in one line
 
     initial_path = folder / "initial_eval.json"
     if initial_path.exists():
         initial_eval_loss = read_json(initial_path)["eval_loss"]
     else:
+        # every process evaluates (a collective); rank 0 writes only after all have checked the file above
         initial_eval_loss = trainer.evaluate()["eval_loss"]
-        atomic_write_json(initial_path, {"eval_loss": initial_eval_loss})
+        if trainer.is_world_process_zero():
+            atomic_write_json(initial_path, {"eval_loss": initial_eval_loss})
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
 
@@ -209,6 +304,8 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         best_eval_loss = trainer.evaluate()["eval_loss"]
 
     runtime = output.metrics.get("train_runtime") or (time.perf_counter() - started)
+    world_size = trainer.args.world_size
+    tokens, targets = total_over_processes(trainer.tokens_seen, trainer.target_tokens_seen)
     report = {
         "base_model": cfg.model.name,
         "quantization": cfg.model.quantization,
@@ -232,13 +329,18 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
         "max_steps": trainer.state.max_steps,
         "resumed_from": last,
         "train_s": runtime,
-        "train_tokens_per_s": trainer.tokens_seen / runtime,
-        "description_tokens_per_s": trainer.target_tokens_seen / runtime,
+        "world_size": world_size,
+        # rows per optimizer step: micro-batch × grad_accum × processes
+        "effective_batch": cfg.train.micro_batch_size * cfg.train.grad_accum * world_size,
+        "train_tokens_per_s": tokens / runtime,
+        "description_tokens_per_s": targets / runtime,
         "peak_memory_bytes": peak_memory_bytes(),
         "wall_s": time.perf_counter() - started,
         "params_hash": cfg.section_hash(*TRAIN_PARAMS),
     }
     log_history = trainer.state.log_history
+    if not trainer.is_world_process_zero():
+        return report  # rank 0 alone writes the adapter, tokenizer, report, log history and model card
     save_adapter(cfg, model, tokenizer, report, log_history)
     # The adapter now holds the best weights. The checkpoints only served resuming an unfinished run, and each
     # weighs adapter + two Adam moments + RNG state (Phi-4-mini, r=16: 23.1 M params × 12 B ≈ 280 MB) times up to
@@ -247,6 +349,17 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
     if cfg.train.merge:
         merge_adapter(cfg)
     return report
+
+
+def total_over_processes(*counts: int) -> list[int]:
+    """Each count summed over the training processes (itself alone in one process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(counts)
+    values = torch.tensor(counts, dtype=torch.float64)
+    dist.all_reduce(values)
+    return [int(v) for v in values.tolist()]
 
 
 def peak_memory_bytes() -> int:
@@ -269,6 +382,7 @@ def save_adapter(cfg: Config, model, tokenizer, report: dict, log_history: list)
                       yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))
     atomic_write_json(staging / stages.ARTIFACTS["log_history"].file, log_history)
     atomic_write_json(staging / stages.ARTIFACTS["training_report"].file, report)
+    model_card.write(cfg, report, staging, scores=False)  # PEFT's generic card replaced by ours: what, how, how well
     archive_foreign_adapter(cfg, report["params_hash"])
     for keep in (".gitkeep",):
         if (final / keep).exists():
@@ -339,7 +453,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "modelo_finetuned/ as 03_train_lora does.", argv)
     modeling.ensure_local_model(cfg)
     report = run(cfg)
-    print(json.dumps({k: report[k] for k in ("initial_eval_loss", "best_eval_loss", "final_step", "wall_s")}))
+    if distributed.is_main():
+        print(json.dumps({k: report[k] for k in ("initial_eval_loss", "best_eval_loss", "final_step", "world_size",
+                                                 "wall_s")}))
     return 0
 
 

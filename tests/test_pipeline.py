@@ -319,3 +319,68 @@ def test_smoke_run_draws_the_word_clouds(smoke_run):
     for name in ("wordcloud_titles.png", "wordcloud_descriptions.png"):
         png = copy / "outputs" / "data" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, name
+
+
+# ---------------------------------------------------------------------------------------------- a run you can watch
+@pytest.mark.e2e
+def test_a_headless_run_prints_training_and_generation_progress_and_the_headline(smoke_run):
+    copy, done, _ = smoke_run
+    out = done.stdout
+    cfg = load("smoke")
+    steps = [line for line in out.splitlines() if "[train] " in line]
+    assert steps and all(" loss " in line and " tok/s " in line for line in steps)
+    final = json.loads((copy / "modelo_finetuned" / "training_report.json").read_text())["final_step"]
+    assert f"[train] {final}/{final} steps" in steps[-1] and "eval_loss" in out
+    n = cfg.data.n_test
+    for name in ("baseline", "finetuned", "baseline_rag"):
+        assert f"[generating {name}] {n}/{n} rows" in out, name
+    assert "[prepare: scanning]" in out and "[demo: fine-tuned]" in out
+    assert "\x1b[" not in out and "\r" not in out  # plain lines: a log file stays readable
+    report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
+    assert f"finetuned     {report['models']['finetuned']['rougeL']:.4f}" in out
+    assert "tensorboard --logdir outputs/tensorboard" in out
+    assert (copy / "outputs" / "notebooks" / "03_train_lora.log").read_text().count("[train] ") == len(steps)
+
+
+@pytest.mark.e2e
+def test_training_writes_tensorboard_curves_and_compare_its_headline(smoke_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from descgen import train
+
+    copy, _, _ = smoke_run
+    cfg = load("smoke", [f"paths.outputs={copy / 'outputs'}", f"paths.adapter_dir={copy / 'modelo_finetuned'}"])
+    run = train.tensorboard_dir(cfg)  # the notebook's run (train_command's is another folder beside it)
+    assert run.parent == copy / "outputs" / "tensorboard" / "train" and list(run.glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(run)).Reload()
+    tags = events.Tags()["scalars"]
+    assert {"train/loss", "eval/loss", "train/learning_rate", "train/tokens_per_s"} <= set(tags)
+    losses = events.Scalars("train/loss")
+    history = json.loads((copy / "modelo_finetuned" / "log_history.json").read_text())
+    assert [e.step for e in losses] == [h["step"] for h in history if "loss" in h]
+    compare = EventAccumulator(str(copy / "outputs" / "tensorboard" / "compare")).Reload()
+    report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
+    assert compare.Scalars("compare/rougeL/finetuned")[0].value == pytest.approx(report["models"]["finetuned"]["rougeL"])
+
+
+@pytest.mark.e2e
+def test_the_model_card_is_a_hub_card_whose_numbers_are_compare_jsons(smoke_run):
+    from descgen import model_card
+
+    copy, _, _ = smoke_run
+    card = copy / "modelo_finetuned" / "README.md"
+    meta = model_card.read_front_matter(card)
+    assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
+    assert meta["base_model"] == load("smoke").model.name and meta["tags"] and meta["datasets"]
+    text = card.read_text()
+    report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
+    for name, label in model_card.SYSTEM_NAMES.items():
+        m = report["models"][name]
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+        assert f"| {m['rougeL']:.4f} |" in row
+        if name != "baseline":
+            ci = report["vs_baseline"][name]["rougeL"]
+            assert f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" in row
+    prepare = json.loads((copy / "outputs" / "data" / "prepare_report.json").read_text())
+    assert f"| eligible rows | {prepare['eligible']:,} |" in text
+    assert "PeftModel.from_pretrained" in text

@@ -1,0 +1,126 @@
+"""The adapter's model card, `modelo_finetuned/README.md`, in the Hugging Face format: YAML front matter, then what it
+was trained on, how, how well it does (04_compare's table with CIs, the retrieval floor) and how to load it.
+
+Written by the train stage (no scores yet) and rewritten by the compare stage once compare.json exists, so the card
+that travels with the adapter (`huggingface-cli upload <repo> modelo_finetuned`) says what was measured. Its numbers
+are read from the run's own files, never typed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from . import stages
+from .config import Config
+from .io import atomic_write_text, read_json
+
+CARD_FILE = "README.md"
+SYSTEM_NAMES = {"baseline": "base model", "baseline_rag": "base model + neighbours", "finetuned": "fine-tuned (this adapter)",
+                "retrieval": "retrieval floor (copy the nearest training description)", "gated": "gated (copy when similar, else fine-tuned)"}
+
+
+def front_matter(cfg: Config, report: dict) -> dict:
+    return {
+        "base_model": cfg.model.name,
+        "library_name": "peft",
+        "pipeline_tag": "text-generation",
+        "license": "mit",
+        "language": [cfg.prompt.language],
+        "tags": ["lora", "peft", "product-descriptions", "amazon", "text-generation",
+                 "qlora" if cfg.model.quantization == "4bit" else "bf16-lora"],
+        "datasets": ["LF-AmazonTitles-1.3MM"],
+    }
+
+
+def _optional(cfg: Config, artifact: str) -> dict | None:
+    path = stages.path(cfg, artifact)
+    return read_json(path) if path.exists() else None
+
+
+def _ci(d: dict) -> str:
+    return f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+
+
+def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
+    prepare = _optional(cfg, "prepare_report") or {}
+    lines = ["---", yaml.safe_dump(front_matter(cfg, report), sort_keys=False).strip(), "---", "",
+             f"# Product descriptions from titles: a LoRA adapter for {cfg.model.name}", "",
+             "Given a product title, writes the product's description in Amazon's style. Trained and evaluated by "
+             "this repository's pipeline (`./run_all.sh --profile " + cfg.profile + "`).", "",
+             "## Training data", ""]
+    if prepare:
+        funnel = {"lines read": prepare["lines_read"], "malformed lines": prepare["malformed"],
+                  **{f"dropped: {k.replace('_', ' ')}": v for k, v in prepare["dropped"].items()},
+                  "eligible rows": prepare["eligible"],
+                  **{f"{k} split": v for k, v in prepare["split_sizes"].items()}}
+        lines += ["| step | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in funnel.items()] + [""]
+    lines += [f"Splits: {report['train_rows']:,} training rows, {report['validation_rows']:,} validation rows "
+              f"(eval loss, checkpoint choice){', ' + str(compare['n']) + ' test rows' if compare else ''}. "
+              f"Data file: `{cfg.data.path}`; retrieval.k = {cfg.retrieval.k} neighbours shown in the prompt.", "",
+              "## Training", "",
+              "| setting | value |", "|---|---|"]
+    settings = {
+        "LoRA r / alpha / dropout": f"{cfg.lora.r} / {cfg.lora.alpha} / {cfg.lora.dropout}",
+        "target modules": ", ".join(cfg.lora.target_modules),
+        "trainable parameters": f"{report['trainable_params']:,} of {report['total_params']:,}",
+        "quantization / compute dtype": f"{cfg.model.quantization} / {report['compute_dtype']}",
+        "learning rate / scheduler": f"{cfg.train.learning_rate} / {cfg.train.lr_scheduler}",
+        "effective batch": f"{cfg.train.micro_batch_size} × {cfg.train.grad_accum} × {report.get('world_size', 1)} "
+                           f"processes = {report.get('effective_batch', cfg.train.micro_batch_size * cfg.train.grad_accum)}",
+        "max sequence length": str(cfg.train.max_seq_len),
+        "steps": f"{report['final_step']} of {report['max_steps']}",
+        "eval loss (description tokens)": f"{report['initial_eval_loss']:.4f} → {report['best_eval_loss']:.4f}",
+        "device": report["device"],
+    }
+    lines += [f"| {k} | {v} |" for k, v in settings.items()] + [""]
+    lines += ["## Evaluation", ""]
+    if compare is None:
+        lines += ["Not scored yet: the compare stage (`./run_all.sh --from compare`) writes the table here.", ""]
+    else:
+        lines += [f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
+                  f"{compare['decoding']['no_repeat_ngram_size']}, at most {compare['decoding']['max_new_tokens']} "
+                  "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
+                  "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
+                  "|---|---:|---:|---:|---|---|"]
+        for name, label in SYSTEM_NAMES.items():
+            if name not in compare["models"]:
+                continue
+            m = compare["models"][name]
+            vs_base = compare["vs_baseline"].get(name, {}).get("rougeL")
+            vs_floor = compare["vs_retrieval"].get(name, {}).get("rougeL")
+            stop = f"{m['stop_rate']:.2f}" if "stop_rate" in m else "–"
+            unsupported = f"{m['unsupported_rate']:.2f}" if "unsupported_rate" in m else "–"
+            lines.append(f"| {label} | {m['rougeL']:.4f} | {stop} | {unsupported} | "
+                         f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
+        verdict = compare["verdict"]
+        lines += ["", f"Verdict: against the base model **{verdict['vs_baseline_rougeL']}**; against the retrieval "
+                  f"floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs stating a "
+                  "number, unit or size that neither the title nor a neighbour shown states.", ""]
+    lines += ["## Use", "", "```python", "from peft import PeftModel",
+              "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+              f'base = AutoModelForCausalLM.from_pretrained("{cfg.model.name}", dtype="auto")',
+              'model = PeftModel.from_pretrained(base, "modelo_finetuned")  # or the hub repo it was uploaded to',
+              'tokenizer = AutoTokenizer.from_pretrained("modelo_finetuned")', "```", "",
+              "The prompt is the chat template's user message `" + cfg.prompt.instructions[cfg.prompt.language]
+              + "\\n\\nTitle: <title>`" + (" with the nearest training products before the title" if cfg.retrieval.k
+                                            else "") + "; stop on the template's end tokens. "
+              "`python -m descgen.generate \"<title>\"` does all of it.", ""]
+    return "\n".join(lines)
+
+
+def write(cfg: Config, report: dict | None = None, folder: Path | None = None, scores: bool = True) -> Path:
+    """Write (or refresh) the card in `folder` (the adapter folder by default) from the run's reports; `scores=False`
+    for a just-trained adapter, which outputs/eval/compare.json (another adapter's, if any) does not describe."""
+    folder = folder or cfg.adapter_dir
+    report = report or read_json(folder / stages.ARTIFACTS["training_report"].file)
+    compare = _optional(cfg, "compare_report") if scores else None
+    return atomic_write_text(folder / CARD_FILE, render(cfg, report, compare))
+
+
+def read_front_matter(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError(f"{path}: no YAML front matter")
+    return yaml.safe_load(text[4:text.index("\n---", 4)])
