@@ -184,6 +184,14 @@ def test_splits_are_disjoint_and_sized_as_asked(tmp_path):
     assert not set(uids["validation"]) & set(uids["test"])
 
 
+def test_n_train_minus_one_takes_every_eligible_row_not_held_out(tmp_path):
+    """The full profile's data.n_train: -1."""
+    result = prepare.run(prepare_cfg(tmp_path, sample_file(tmp_path / "trn.json"), n=(-1, 10, 10)))
+    sizes = result.report["split_sizes"]
+    assert sizes["validation"] == sizes["test"] == 10
+    assert sizes["train"] == result.report["eligible"] - 20 - result.report["leakage_removed"]
+
+
 def test_no_held_out_title_leaks_into_train(tmp_path):
     # every title appears twice with different content; title dedupe off so both copies are eligible
     lines = []
