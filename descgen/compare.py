@@ -97,7 +97,7 @@ def tensorboard_dir(cfg: Config):
 
 
 def write_tensorboard(cfg: Config, report: dict) -> None:
-    """The headline metrics as TensorBoard scalars (one point per system and metric) and the table as text, beside
+    """The headline metrics as TensorBoard scalars (one point per system and metric) and the verdict as text, beside
     the training curves: `tensorboard --logdir outputs/tensorboard`."""
     from torch.utils.tensorboard import SummaryWriter
 

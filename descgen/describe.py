@@ -325,10 +325,9 @@ def run(cfg: Config, args: argparse.Namespace, stdin=None) -> dict:
     try:
         for number, chunk in enumerate(chunks(read_rows(args.input, cfg, skips, args.missing_only, stdin),
                                               cfg.describe.chunk_rows, args.limit)):
-            chunk = [cut_title(tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
-            truncated += sum(bool(r.get("title_truncated")) for r in chunk)
             if number < state["chunks"]:
-                continue  # written by the run this one resumes
+                continue  # written by the run this one resumes: read past, not tokenized again
+            chunk = [cut_title(tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
             tick = time.perf_counter()
             prompted = retrieval.attach(cfg, tokenizer, chunk, train_rows, index) if index is not None else chunk
             results = engine(prompted, prompt_texts(tokenizer, cfg.prompt, prompted))
@@ -350,12 +349,13 @@ def run(cfg: Config, args: argparse.Namespace, stdin=None) -> dict:
             handle.close()
     distributed.barrier()
 
-    # the stop rate and unsupported rate cover the whole file, resumed chunks included
+    # the stop, unsupported and truncated counts cover the whole file, resumed chunks included
     if main_process:
         for line in output.read_bytes().splitlines():
             item = orjson.loads(line)
             stopped += item["stopped"]
             unsupported_rows += bool(item["unsupported"])
+            truncated += bool(item.get("title_truncated"))
     skipped = dict(sorted(skips.counts.items()))
     summary = {
         "input": ident["input"], "output": str(output), "rows_read": skips.records, "rows_written": rows_written,
