@@ -2,6 +2,10 @@
 
     python bench/generate_bench.py --profile cpu --rows 50
     python bench/generate_bench.py --profile smoke
+    python bench/generate_bench.py --profile cpu --rows 100 --batch-sizes 25 50 100 --set eval.max_new_tokens=40
+
+With --batch-sizes it instead times batched generation at each size, the rows shown their retrieval.k neighbours as
+in 04_compare, and prints prompt against new tokens (on a CPU, prefill is most of the cost once a neighbour is shown).
 
 Prints both wall times, the speed ratio, and whether the greedy texts are identical.
 """
@@ -17,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from descgen import config, modeling  # noqa: E402
 from descgen.generate import generate  # noqa: E402
+from descgen.prompts import prompt_text  # noqa: E402
 from descgen.stages import read_split  # noqa: E402
 
 
@@ -26,6 +31,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None)
     args = parser.parse_args()
 
     cfg = config.load(args.profile, args.overrides)
@@ -43,6 +49,9 @@ def main() -> None:
           f"max_new_tokens {cfg.eval.max_new_tokens}, batch {batch}", flush=True)
 
     generate(model, tokenizer, cfg.prompt, titles[:2], cfg.eval, stops, batch_size=2)  # warm-up
+    if args.batch_sizes:
+        sizes(cfg, model, tokenizer, titles, stops, args.batch_sizes)
+        return
     started = time.perf_counter()
     batched = generate(model, tokenizer, cfg.prompt, titles, cfg.eval, stops, batch_size=batch)
     batched_s = time.perf_counter() - started
@@ -55,6 +64,21 @@ def main() -> None:
     print(f"one at a time: {single_s:7.1f} s  ({tokens / single_s:6.1f} new tokens/s)")
     print(f"batched:       {batched_s:7.1f} s  ({tokens / batched_s:6.1f} new tokens/s)")
     print(f"speed-up: {single_s / batched_s:.1f}x; identical greedy text: {same}/{len(titles)}")
+
+
+def sizes(cfg, model, tokenizer, titles, stops, batch_sizes) -> None:
+    from descgen import retrieval
+
+    rows = retrieval.with_neighbours(cfg, tokenizer, titles)
+    prompt = sum(len(tokenizer(prompt_text(tokenizer, cfg.prompt, r), add_special_tokens=False)["input_ids"])
+                 for r in rows)
+    for size in batch_sizes:
+        started = time.perf_counter()
+        out = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stops, batch_size=size)
+        wall = time.perf_counter() - started
+        new = sum(g.new_tokens for g in out)
+        print(f"batch {size:4d}: {wall:7.1f} s  {prompt} prompt + {new} new tokens = "
+              f"{(prompt + new) / wall:6.1f} tokens/s through the model")
 
 
 if __name__ == "__main__":

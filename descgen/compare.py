@@ -21,7 +21,7 @@ import numpy as np
 
 from . import config, distributed, model_card, modeling, retrieval, stages
 from .config import Config
-from .evaluation import (ROUGE_KEYS, decoding_settings, paired_bootstrap, perplexity,
+from .evaluation import (ROUGE_KEYS, decoding_settings, merged, paired_bootstrap, perplexity,
                          read_predictions, retrieval_floor, score_model, score_rows, summarize,
                          uids_hash)
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
@@ -119,8 +119,9 @@ def choose_gate(cfg: Config, model, tokenizer, train_rows: list[dict], index) ->
 
     validation = stages.read_split(cfg, "validation")
     prompted = retrieval.attach(cfg, tokenizer, validation, train_rows, index)
-    written = [g.text for g in generate(model, tokenizer, cfg.prompt, prompted, cfg.eval,
-                                        modeling.stop_token_ids(model, tokenizer))]
+    with merged(cfg, model):
+        written = [g.text for g in generate(model, tokenizer, cfg.prompt, prompted, cfg.eval,
+                                            modeling.stop_token_ids(model, tokenizer), progress="generating gate")]
     nearest = retrieval_floor(train_rows, validation, index)
     references = [r["content"] for r in validation]
     wrote = np.array([s["rougeL"] for s in rouge_scores(written, references)])

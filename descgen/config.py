@@ -41,6 +41,7 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "train.packing": False,
     "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change
     "train.num_processes": 1,      # one process, as before it existed
+    "eval.no_repeat_ngram_scope": "prompt_and_output",  # transformers' no_repeat_ngram_size, as before it existed
 }
 # Keys that change how a stage runs, never what it writes: left out of every hash (eval.num_processes splits the
 # generation over processes batch by batch, and the gathered predictions equal one process's).
@@ -132,6 +133,7 @@ class EvalParams:
     temperature: float
     top_p: float
     no_repeat_ngram_size: int
+    no_repeat_ngram_scope: Literal["output", "prompt_and_output"]
     repetition_penalty: float
     bootstrap_samples: int
     seed: int

@@ -3,6 +3,8 @@ paired bootstrap CIs and the retrieval floor. All offline (rouge_score, not eval
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import time
 
@@ -20,7 +22,8 @@ from .prompts import encode_example
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
 # settings that must be identical for two models' outputs to be compared
-DECODING_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "no_repeat_ngram_size", "repetition_penalty")
+DECODING_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "no_repeat_ngram_size", "no_repeat_ngram_scope",
+                 "repetition_penalty")
 
 
 # ------------------------------------------------------------------------------------------ text metrics
@@ -109,6 +112,22 @@ def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, b
     return score_model(cfg, model, tokenizer, rows, name, base)[0]
 
 
+@contextlib.contextmanager
+def merged(cfg: Config, model, base: bool = False):
+    """The adapter folded into the weights for the block, undone afterwards (the test checks the weights come back).
+    An unmerged adapter costs two extra small matmuls per adapted linear per token (on SmolLM2, 200 rows:
+    fine-tuned 136 s unmerged vs the base's 107 s; 102 s vs 134 s merged, other runs). Nothing for the base model
+    (`base`), and not for 4-bit bases: merging into nf4 weights would re-quantize them."""
+    merge = not base and hasattr(model, "merge_adapter") and cfg.model.quantization == "none"
+    if merge:
+        model.merge_adapter()
+    try:
+        yield
+    finally:
+        if merge:
+            model.unmerge_adapter()
+
+
 def score_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
     """`evaluate_model`, also returning the scored rows. With several processes each generates its share and all
     get every row back; process 0 alone writes."""
@@ -116,21 +135,11 @@ def score_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base
     from .generate import generate
 
     started = time.perf_counter()
-    # An unmerged adapter costs two extra small matmuls per adapted linear per token (on SmolLM2, 200 rows:
-    # fine-tuned 136 s unmerged vs the base's 107 s; 102 s vs 134 s merged, other runs); fold it into the
-    # weights for the run, undone afterwards (the test checks the weights come back).
-    # Not for 4-bit bases: merging into nf4 weights would re-quantize them.
-    merge = not base and hasattr(model, "merge_adapter") and cfg.model.quantization == "none"
-    if merge:
-        model.merge_adapter()
-    try:
+    with merged(cfg, model, base):
         results = generate(model, tokenizer, cfg.prompt, rows, cfg.eval,
                            modeling.stop_token_ids(model, tokenizer), progress=f"generating {name}", base=base)
         generation_s = time.perf_counter() - started
         nll = reference_nll(model, tokenizer, cfg, rows, base=base)
-    finally:
-        if merge:
-            model.unmerge_adapter()
     scored = score_rows(rows, [g.text for g in results], [g.stopped for g in results], nll)
     for item, g in zip(scored, results):
         item["new_tokens"] = g.new_tokens

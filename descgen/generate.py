@@ -10,6 +10,7 @@ import argparse
 from dataclasses import dataclass
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList, NoRepeatNGramLogitsProcessor
 
 from . import distributed
 from .config import EvalParams, PromptParams
@@ -25,8 +26,28 @@ class Generation:
     new_tokens: int
 
 
-def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, **override) -> dict:
-    """generate() kwargs from params (the same for every model); `override` is for the demo's controls."""
+class OutputNoRepeatNGram(LogitsProcessor):
+    """transformers' no_repeat_ngram_size over the generated tokens only (`eval.no_repeat_ngram_scope: output`).
+
+    For a decoder-only model transformers bans every n-gram of the whole sequence, prompt included: with a
+    neighbour's description in the prompt, greedy decoding may not write any 3 consecutive tokens of it, nor of
+    the title, so a fine-tune that learned to keep what siblings share is stopped from doing it. The prompt is the
+    first `prompt_len` columns (left padding gives every row of a batch the same), so the generated part is the
+    slice after it, and the ban is transformers' own processor applied to that slice."""
+
+    def __init__(self, ngram_size: int, prompt_len: int):
+        self.ban = NoRepeatNGramLogitsProcessor(ngram_size)
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        return self.ban(input_ids[:, self.prompt_len:], scores)
+
+
+def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, prompt_len: int | None = None,
+                    **override) -> dict:
+    """generate() kwargs from params (the same for every model); `override` is for the demo's controls.
+    `prompt_len`: the batch's padded prompt length, where the output-only n-gram ban starts (None: the ban is
+    left out, for callers that only read the other settings)."""
     values = {
         "max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
         "temperature": settings.temperature, "top_p": settings.top_p,
@@ -34,12 +55,15 @@ def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, **ov
         "repetition_penalty": settings.repetition_penalty,
     }
     values.update({k: v for k, v in override.items() if v is not None})
+    ngram = int(values["no_repeat_ngram_size"])
     kwargs = {
         "max_new_tokens": int(values["max_new_tokens"]), "do_sample": bool(values["do_sample"]),
         "eos_token_id": stop_ids, "pad_token_id": pad_id,
-        "no_repeat_ngram_size": int(values["no_repeat_ngram_size"]),
+        "no_repeat_ngram_size": ngram if settings.no_repeat_ngram_scope == "prompt_and_output" else 0,
         "repetition_penalty": float(values["repetition_penalty"]),
     }
+    if ngram and settings.no_repeat_ngram_scope == "output" and prompt_len is not None:
+        kwargs["logits_processor"] = LogitsProcessorList([OutputNoRepeatNGram(ngram, prompt_len)])
     if kwargs["do_sample"]:
         kwargs.update(temperature=float(values["temperature"]), top_p=float(values["top_p"]))
     else:  # keep the model's own sampling defaults from warning about unused settings under greedy decoding
@@ -53,7 +77,6 @@ def generate(model, tokenizer, prompt: PromptParams, rows: list[dict], settings:
     """Descriptions for `rows` (each at least the fields `prompt.fields` shows), in order. `base=True` on a PeftModel turns the adapter off for the call,
     so base and fine-tuned come from one copy of the weights."""
     batch_size = batch_size or settings.batch_size
-    kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id, **override)
     texts = prompt_texts(tokenizer, prompt, rows) if texts is None else texts  # describe builds them once
     batches = length_batches(tokenizer, texts, batch_size)
     # several processes (eval.num_processes, describe --num-processes): this one generates its share of the
@@ -72,6 +95,8 @@ def generate(model, tokenizer, prompt: PromptParams, rows: list[dict], settings:
                 chunk = batches[b]
                 enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(model.device)
+                kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id,
+                                         prompt_len=enc["input_ids"].shape[1], **override)
                 out = model.generate(**enc, **kwargs)
                 new = out[:, enc["input_ids"].shape[1]:].cpu()
                 for row, index in enumerate(chunk):

@@ -80,7 +80,9 @@ def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
         lines += ["Not scored yet: the compare stage (`./run_all.sh --from compare`) writes the table here.", ""]
     else:
         lines += [f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
-                  f"{compare['decoding']['no_repeat_ngram_size']}, at most {compare['decoding']['max_new_tokens']} "
+                  f"{compare['decoding']['no_repeat_ngram_size']} over the "
+                  f"{compare['decoding'].get('no_repeat_ngram_scope', 'prompt_and_output').replace('_', ' ')}, "
+                  f"at most {compare['decoding']['max_new_tokens']} "
                   "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
                   "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
                   "|---|---:|---:|---:|---|---|"]

@@ -1,6 +1,9 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from transformers import NoRepeatNGramLogitsProcessor
 
 from descgen import compare, demo, evaluation, generate, modeling
 
@@ -96,9 +99,32 @@ def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
     assert out.new_tokens == 5 and out.stopped is False
 
 
-def test_decoding_is_greedy_with_no_repeat_ngrams_by_default(smoke_cfg):
-    kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0)
-    assert kwargs["do_sample"] is False and kwargs["no_repeat_ngram_size"] == 3 and kwargs["eos_token_id"] == [1, 2]
+def test_decoding_is_greedy_with_no_repeat_ngrams_in_the_output_by_default(smoke_cfg):
+    kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0, prompt_len=7)
+    assert kwargs["do_sample"] is False and kwargs["eos_token_id"] == [1, 2]
+    assert smoke_cfg.eval.no_repeat_ngram_scope == "output"
+    # transformers' own ban is off: ours takes its place, starting after the prompt
+    assert kwargs["no_repeat_ngram_size"] == 0
+    [ban] = kwargs["logits_processor"]
+    assert isinstance(ban, generate.OutputNoRepeatNGram) and ban.prompt_len == 7 and ban.ban.ngram_size == 3
+    whole = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="prompt_and_output")
+    kwargs = generate.decoding_kwargs(whole, [1, 2], 0, prompt_len=7)
+    assert kwargs["no_repeat_ngram_size"] == 3 and "logits_processor" not in kwargs
+
+
+def test_output_ngram_ban_lets_the_model_repeat_the_prompt_but_not_itself():
+    scores = torch.zeros(1, 10)
+    prompt = [5, 6, 7, 1]                       # e.g. a neighbour's description: "5 6 7"
+    banned = lambda ids, processor: set(torch.nonzero(processor(torch.tensor([ids]), scores)[0] == -float("inf"))
+                                        .flatten().tolist())
+    output_only = generate.OutputNoRepeatNGram(3, prompt_len=len(prompt))
+    whole = NoRepeatNGramLogitsProcessor(3)
+    # having written "5 6", copying the prompt's "5 6 7" is allowed; transformers' ban forbids it
+    assert banned(prompt + [5, 6], output_only) == set() and banned(prompt + [5, 6], whole) == {7}
+    # a trigram the model itself wrote is banned in both
+    assert banned(prompt + [5, 6, 7, 5, 6], output_only) == {7} == banned(prompt + [5, 6, 7, 5, 6], whole)
+    # fewer generated tokens than the n-gram: nothing to ban
+    assert banned(prompt + [5], output_only) == set()
 
 
 def test_demo_runs_headless_and_writes_its_table(trained_cfg):
