@@ -4,7 +4,6 @@ paired bootstrap CIs and the retrieval floor. All offline (rouge_score, not eval
 from __future__ import annotations
 
 import contextlib
-
 import math
 import time
 
