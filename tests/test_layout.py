@@ -93,10 +93,10 @@ HASHES_BEFORE_FIELDS = {
 }
 
 
-# what those runs had, where a profile has changed since (the cpu and smoke profiles now show a neighbour, and every
-# profile bans repeated n-grams in the output only)
+# what those runs had, where a profile has changed since (every profile now shows a neighbour and bans repeated
+# n-grams in the output only)
 THEN = ["eval.no_repeat_ngram_scope=prompt_and_output"]
-PARAMS_THEN = {"default": THEN, "smoke": THEN + ["retrieval.k=0"],
+PARAMS_THEN = {"default": THEN + ["retrieval.k=0"], "smoke": THEN + ["retrieval.k=0"],
                "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192"]}
 
 
