@@ -129,7 +129,7 @@ def _decode(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
 
 
 def main() -> None:
-    from . import config, modeling, retrieval
+    from . import config, modeling, retrieval, stages
 
     parser = argparse.ArgumentParser(description="Write a product description for each title.")
     parser.add_argument("titles", nargs="+")
@@ -140,6 +140,11 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=None, help="sample at this temperature (default: greedy)")
     args = parser.parse_args()
     cfg = config.load(args.profile, args.overrides)
+    if cfg.retrieval.k:
+        try:  # the neighbours come from prepare's train split: say so before loading a model
+            stages.require(cfg, "train_split")
+        except FileNotFoundError as exc:
+            raise SystemExit(f"generate: {exc}; or --set retrieval.k=0 to write without neighbours") from None
     model, tokenizer = modeling.load_for_inference(cfg, adapter=not args.base)
     override = {"max_new_tokens": args.max_new_tokens}
     if args.temperature is not None:

@@ -2,11 +2,12 @@
 prepare hands on."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
-from descgen import modeling, prepare, retrieval, stages
+from descgen import generate, modeling, prepare, retrieval, stages
 from descgen.prompts import answer_tokens, encode_example, encode_prompt, prompt_text
 
 from conftest import make_cfg
@@ -177,3 +178,10 @@ def test_the_gate_copies_only_above_the_threshold_that_scores_best_on_validation
     wrote = np.array([0.3, 0.3, 0.3, 0.3])
     assert best_threshold(similarity, copied, wrote) == (0.8, pytest.approx((1.0 + 0.9 + 0.3 + 0.3) / 4))
     assert best_threshold(similarity, copied * 0, wrote)[0] == float("inf")  # copying never helps: never copy
+
+
+def test_generate_without_prepared_splits_names_the_stage_to_run_before_loading_a_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["generate", "--profile", "smoke", "--set", f"paths.outputs={tmp_path}",
+                                      "--set", "model.name=no/such-model", "Girls Ballet Tutu"])
+    with pytest.raises(SystemExit, match=r"^generate: .*train.jsonl not found: run the prepare stage first"):
+        generate.main()
