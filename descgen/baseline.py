@@ -21,6 +21,7 @@ def run(cfg: Config) -> dict:
     return evaluate_model(cfg, model, tokenizer, rows, "baseline")
 
 
+@stages.command("baseline")
 def main(argv: list[str] | None = None) -> int:
     cfg = config.from_command_line("python -m descgen.baseline", "Score the base model on the test split "
                                    "(stage 2), as 02_baseline does.", argv)

@@ -379,6 +379,7 @@ def read_side_by_side(cfg: Config) -> list[dict]:
     return read_jsonl(stages.require(cfg, "compare_rows"))
 
 
+@stages.command("compare")
 def main(argv: list[str] | None = None) -> int:
     cfg = config.from_command_line("python -m descgen.compare", "Score the fine-tuned model and the retrieval "
                                    "floor against the baseline (stage 4), as 04_compare does.", argv)

@@ -64,14 +64,32 @@ def path(cfg: Config, artifact: str) -> Path:
     return ARTIFACTS[artifact].path(cfg)
 
 
+class MissingArtifact(FileNotFoundError):
+    """An artifact a stage reads is not on disk: the message names the stage that writes it."""
+
+
 def require(cfg: Config, artifact: str) -> Path:
     """The artifact's path if it exists; else an error naming the stage that writes it."""
     where = path(cfg, artifact)
     if not where.exists():
         stage = ARTIFACTS[artifact].stage
-        raise FileNotFoundError(f"{where} not found: run the {stage} stage first (./run_all.sh --from {stage}, "
+        raise MissingArtifact(f"{where} not found: run the {stage} stage first (./run_all.sh --from {stage}, "
                                 f"with the same --profile and --set)")
     return where
+
+
+def command(name: str):
+    """Decorates a stage's `main(argv)`: a missing artifact ends the command with one line naming the stage to run
+    (exit status 2), not a traceback from deep inside the stage. In a notebook the exception itself is raised."""
+    def decorate(main: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(main)
+        def wrapped(*args, **kwargs) -> int:
+            try:
+                return main(*args, **kwargs)
+            except MissingArtifact as exc:
+                raise SystemExit(f"{name}: {exc}") from None
+        return wrapped
+    return decorate
 
 
 def read_split(cfg: Config, split: str) -> list[dict]:

@@ -232,13 +232,14 @@ def run(cfg: Config, callbacks: list | None = None) -> dict:
     `accelerate launch -m descgen.train` with these exact params; this process shows their output and returns the
     report they wrote."""
     check_packing(cfg)
+    for split in ("train_split", "validation_split"):  # before a tokenizer or processes start: say what is missing
+        stages.require(cfg, split)
     if cfg.train.num_processes > 1 and not distributed.launched():
         return launch(cfg)
     return _train(cfg, callbacks)
 
 
 def launch(cfg: Config) -> dict:
-    stages.require(cfg, "train_split")
     distributed.relaunch(cfg, "descgen.train", cfg.train.num_processes)
     return read_report(cfg)
 
@@ -447,6 +448,7 @@ def loss_curves(cfg: Config):
 
 
 # ------------------------------------------------------------------------------------------ command line
+@stages.command("train")
 def main(argv: list[str] | None = None) -> int:
     """`python -m descgen.train`: the stage outside a notebook (what `accelerate launch` / `torchrun` start)."""
     cfg = config.from_command_line("python -m descgen.train", "Train the LoRA adapter (stage 3) and write "

@@ -1,6 +1,7 @@
 """The package's layers: five stage modules side by side on shared modules, one table naming every artifact, and
 the prompt built from a row, rendering today's text byte for byte."""
 
+import importlib
 import re
 
 import nbformat
@@ -157,3 +158,14 @@ def test_config_sections_do_not_reuse_library_class_names():
 
     for cls in config.SECTIONS.values():
         assert not hasattr(peft, cls.__name__) and not hasattr(transformers, cls.__name__), cls.__name__
+
+
+@pytest.mark.parametrize("stage", ["baseline", "train", "compare"])
+def test_a_stage_command_without_its_inputs_names_the_stage_to_run(stage, tmp_path):
+    """`python -m descgen.<stage>` before prepare: one line naming the stage that writes the missing file (exit
+    status 2), said before any model loads; not require()'s traceback."""
+    module = importlib.import_module(f"descgen.{stage}")
+    argv = ["--profile", "smoke", "--set", f"paths.outputs={tmp_path}", "--set", "model.name=no/such-model",
+            "--set", "model.build=null"]
+    with pytest.raises(SystemExit, match=rf"^{stage}: .*(test|train)\.jsonl not found: run the prepare stage first"):
+        module.main(argv)
