@@ -133,7 +133,7 @@ class EvalParams:
     temperature: float
     top_p: float
     no_repeat_ngram_size: int
-    no_repeat_ngram_scope: Literal["output", "prompt_and_output"]
+    no_repeat_ngram_scope: Literal["output", "copy", "prompt_and_output"]
     repetition_penalty: float
     bootstrap_samples: int
     seed: int

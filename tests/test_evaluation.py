@@ -100,7 +100,7 @@ def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
 
 
 def test_decoding_is_greedy_with_no_repeat_ngrams_in_the_output_by_default(smoke_cfg):
-    kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0, prompt_len=7)
+    kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))
     assert kwargs["do_sample"] is False and kwargs["eos_token_id"] == [1, 2]
     assert smoke_cfg.eval.no_repeat_ngram_scope == "output"
     # transformers' own ban is off: ours takes its place, starting after the prompt
@@ -108,7 +108,7 @@ def test_decoding_is_greedy_with_no_repeat_ngrams_in_the_output_by_default(smoke
     [ban] = kwargs["logits_processor"]
     assert isinstance(ban, generate.OutputNoRepeatNGram) and ban.prompt_len == 7 and ban.ban.ngram_size == 3
     whole = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="prompt_and_output")
-    kwargs = generate.decoding_kwargs(whole, [1, 2], 0, prompt_len=7)
+    kwargs = generate.decoding_kwargs(whole, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))
     assert kwargs["no_repeat_ngram_size"] == 3 and "logits_processor" not in kwargs
 
 
@@ -125,6 +125,34 @@ def test_output_ngram_ban_lets_the_model_repeat_the_prompt_but_not_itself():
     assert banned(prompt + [5, 6, 7, 5, 6], output_only) == {7} == banned(prompt + [5, 6, 7, 5, 6], whole)
     # fewer generated tokens than the n-gram: nothing to ban
     assert banned(prompt + [5], output_only) == set()
+
+
+def test_copy_ngram_ban_lets_the_model_copy_a_neighbour_that_repeats_a_phrase_but_not_loop():
+    prompt = [5, 6, 7, 9, 5, 6, 7, 1]            # a neighbour's description that says "5 6 7" twice
+    ban = generate.CopyNoRepeatNGram(3, torch.tensor([prompt, [0] * 4 + [2, 3, 4, 1]]))
+    output_only = generate.OutputNoRepeatNGram(3, prompt_len=len(prompt))
+    steps, sequence = [], list(prompt)
+    for token in [5, 6, 7, 9, 5, 6, 7, 5, 6]:    # generate() calls the processor once per new token
+        sequence.append(token)
+        scores = ban(torch.tensor([sequence, [0] * 4 + [2, 3, 4, 1] + sequence[8:]]), torch.zeros(2, 10))
+        steps.append(set(torch.nonzero(scores[0] == -float("inf")).flatten().tolist()))
+    # the whole copy is allowed: "5 6 7" a second time, as the prompt has it twice (the output ban forbids it) ...
+    assert steps[:6] == [set()] * 6
+    assert set(torch.nonzero(output_only(torch.tensor([prompt + [5, 6, 7, 9, 5, 6]]), torch.zeros(1, 10))[0]
+                             == -float("inf")).flatten().tolist()) == {7}
+    # ... but "6 7 9" only once (the prompt has it once), and "5 6 7" not a third time
+    assert steps[6] == {9} and steps[8] == {7}
+    # each row counts its own prompt: the second row's prompt has no "5 6 7", so its second one is banned
+    assert (scores[1] == -float("inf")).nonzero().flatten().tolist() == [7]
+    # a fresh processor given the whole sequence at once counts the same
+    fresh = generate.CopyNoRepeatNGram(3, torch.tensor([prompt]))
+    assert (fresh(torch.tensor([sequence]), torch.zeros(1, 10))[0] == -float("inf")).nonzero().flatten().tolist() == [7]
+
+
+def test_copy_scope_is_chosen_by_params(smoke_cfg):
+    copy = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="copy")
+    [ban] = generate.decoding_kwargs(copy, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))["logits_processor"]
+    assert isinstance(ban, generate.CopyNoRepeatNGram) and ban.prompt_len == 7 and ban.n == 3
 
 
 def test_demo_runs_headless_and_writes_its_table(trained_cfg):
