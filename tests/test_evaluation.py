@@ -102,10 +102,13 @@ def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
 def test_decoding_is_greedy_with_no_repeat_ngrams_in_the_output_by_default(smoke_cfg):
     kwargs = generate.decoding_kwargs(smoke_cfg.eval, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))
     assert kwargs["do_sample"] is False and kwargs["eos_token_id"] == [1, 2]
-    assert smoke_cfg.eval.no_repeat_ngram_scope == "output"
+    assert smoke_cfg.eval.no_repeat_ngram_scope == "copy"
     # transformers' own ban is off: ours takes its place, starting after the prompt
     assert kwargs["no_repeat_ngram_size"] == 0
     [ban] = kwargs["logits_processor"]
+    assert isinstance(ban, generate.CopyNoRepeatNGram) and ban.prompt_len == 7 and ban.n == 3
+    output = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="output")
+    [ban] = generate.decoding_kwargs(output, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))["logits_processor"]
     assert isinstance(ban, generate.OutputNoRepeatNGram) and ban.prompt_len == 7 and ban.ban.ngram_size == 3
     whole = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="prompt_and_output")
     kwargs = generate.decoding_kwargs(whole, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))
@@ -148,11 +151,6 @@ def test_copy_ngram_ban_lets_the_model_copy_a_neighbour_that_repeats_a_phrase_bu
     fresh = generate.CopyNoRepeatNGram(3, torch.tensor([prompt]))
     assert (fresh(torch.tensor([sequence]), torch.zeros(1, 10))[0] == -float("inf")).nonzero().flatten().tolist() == [7]
 
-
-def test_copy_scope_is_chosen_by_params(smoke_cfg):
-    copy = dataclasses.replace(smoke_cfg.eval, no_repeat_ngram_scope="copy")
-    [ban] = generate.decoding_kwargs(copy, [1, 2], 0, prompt_ids=torch.zeros(2, 7, dtype=torch.long))["logits_processor"]
-    assert isinstance(ban, generate.CopyNoRepeatNGram) and ban.prompt_len == 7 and ban.n == 3
 
 
 def test_demo_runs_headless_and_writes_its_table(trained_cfg):
