@@ -52,19 +52,21 @@ def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = 
     lm_head = causal_lm.get_output_embeddings()
     nll: list[float | None] = [None] * len(examples)
     size = cfg.eval.batch_size
+    # longest first, as generation batches: a batch pads to its longest row, so similar lengths together pad least
+    order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
     with base_only(model, base):
         # several processes (eval.num_processes): each scores its share of the batches, as one process would
         for b in distributed.shard_batches((len(examples) + size - 1) // size):
-            start = b * size
-            batch = collate([{"input_ids": e.input_ids, "labels": e.labels} for e in examples[start:start + size]])
+            chunk = order[b * size:(b + 1) * size]
+            batch = collate([{"input_ids": examples[i].input_ids, "labels": examples[i].labels} for i in chunk])
             batch = {k: v.to(model.device) for k, v in batch.items()}
             hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
                                              attention_mask=batch["attention_mask"]).last_hidden_state
             # one row at a time through the head: logits stay [one description's tokens × vocab]
-            for row in range(hidden.shape[0]):
+            for row, index in enumerate(chunk):
                 total, count = nll_from_hidden(hidden[row:row + 1], batch["labels"][row:row + 1], lm_head,
                                                cfg.train.loss_chunk_tokens)
-                nll[start + row] = float(total) / max(count, 1)
+                nll[index] = float(total) / max(count, 1)
     return distributed.gather_in_order(nll)
 
 

@@ -95,10 +95,11 @@ HASHES_BEFORE_FIELDS = {
 
 
 # what those runs had, where a profile has changed since (every profile now shows a neighbour and bans repeated
-# n-grams in the output only; the cpu profile's prompt now has a short system message)
+# n-grams in the output only; the cpu profile now has a short system message, 160 test rows, evals every 14 steps)
 THEN = ["eval.no_repeat_ngram_scope=prompt_and_output"]
 PARAMS_THEN = {"default": THEN + ["retrieval.k=0"], "smoke": THEN + ["retrieval.k=0"],
-               "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192", "prompt.system=null"]}
+               "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192", "prompt.system=null", "data.n_test=200",
+                              "train.eval_steps=10", "train.save_steps=10"]}
 
 
 @pytest.mark.parametrize("profile", sorted(HASHES_BEFORE_FIELDS))
