@@ -48,9 +48,9 @@ class CopyNoRepeatNGram(LogitsProcessor):
     """`eval.no_repeat_ngram_scope: copy`: the output-only ban, except that an n-gram may occur in the output as often
     as its row's prompt has it (at least once).
 
-    The output-only ban still forbids an exact copy of a neighbour whose description repeats a phrase itself: 10 of
-    the 24 cpu-profile test rows whose nearest training row is a sibling (ROUGE-L >= 0.5) copy a description with a
-    repeated token trigram (". It is …" twice), so greedy decoding is pushed off the sibling's text at the second
+    The output-only ban still forbids an exact copy of a neighbour whose description repeats a phrase itself: on the
+    cpu profile's 200-row test split of 2026-12-03, 10 of the 24 rows whose nearest training row is a sibling
+    (ROUGE-L >= 0.5) would copy a description with a repeated token trigram (". It is …" twice), so greedy decoding is pushed off the sibling's text at the second
     one. A loop still ends at once: a phrase written more often than the prompt shows it is banned.
 
     Kept per row: the prompt's n-gram counts, and the output's counts grouped by their first n-1 tokens; each call

@@ -17,6 +17,9 @@ from .config import Config
 from .io import atomic_write_text, read_json
 
 CARD_FILE = "README.md"
+# eval.no_repeat_ngram_scope, as the card says it
+SCOPE_WORDS = {"output": "over the output", "prompt_and_output": "over the prompt and output",
+               "copy": "over the output, a phrase allowed as often as the prompt has it"}
 SYSTEM_NAMES = {"baseline": "base model", "baseline_rag": "base model + neighbours", "finetuned": "fine-tuned (this adapter)",
                 "retrieval": "retrieval floor (copy the nearest training description)", "gated": "gated (copy when similar, else fine-tuned)"}
 
@@ -79,9 +82,9 @@ def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
     if compare is None:
         lines += ["Not scored yet: the compare stage (`./run_all.sh --from compare`) writes the table here.", ""]
     else:
+        scope = SCOPE_WORDS[compare["decoding"].get("no_repeat_ngram_scope", "prompt_and_output")]
         lines += [f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
-                  f"{compare['decoding']['no_repeat_ngram_size']} over the "
-                  f"{compare['decoding'].get('no_repeat_ngram_scope', 'prompt_and_output').replace('_', ' ')}, "
+                  f"{compare['decoding']['no_repeat_ngram_size']} {scope}, "
                   f"at most {compare['decoding']['max_new_tokens']} "
                   "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
                   "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",

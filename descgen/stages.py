@@ -80,7 +80,7 @@ def require(cfg: Config, artifact: str) -> Path:
 
 def command(name: str):
     """Decorates a stage's `main(argv)`: a missing artifact ends the command with one line naming the stage to run
-    (exit status 2), not a traceback from deep inside the stage. In a notebook the exception itself is raised."""
+    (exit status 1), not a traceback from deep inside the stage. In a notebook the exception itself is raised."""
     def decorate(main: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main)
         def wrapped(*args, **kwargs) -> int:
