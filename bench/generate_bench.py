@@ -7,6 +7,10 @@
 With --batch-sizes it instead times batched generation at each size, the rows shown their retrieval.k neighbours as
 in 04_compare, and prints prompt against new tokens (on a CPU, prefill is most of the cost once a neighbour is shown).
 
+With --adapter (after a train stage) it times what the predictor's choice never to merge costs: the same prompted rows
+through the base model, the fine-tune as the predictor runs it (PEFT's unmerged LoRA) and the fine-tune merged into a
+copy of the weights, in alternating rounds, and counts the rows whose greedy text differs between the two fine-tunes.
+
 Prints both wall times, the speed ratio, and whether the greedy texts are identical.
 """
 
@@ -19,9 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from descgen import config, modeling  # noqa: E402
-from descgen.generate import generate  # noqa: E402
-from descgen.prompts import prompt_text  # noqa: E402
+from descgen import config, local_models  # noqa: E402
+from descgen.predictor import Predictor  # noqa: E402
 from descgen.stages import read_split  # noqa: E402
 
 
@@ -32,31 +35,35 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--adapter", action="store_true", help="time unmerged vs merged fine-tune (needs the adapter)")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
     cfg = config.load(args.profile, args.overrides)
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     try:
         titles = [{"title": r["title"]} for r in read_split(cfg, "test")][: args.rows]
     except FileNotFoundError:
         from descgen import prepare
 
         titles = [{"title": r["title"]} for r in prepare.run(cfg).splits["test"]][: args.rows]
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=False)
-    stops = modeling.stop_token_ids(model, tokenizer)
+    if args.adapter:
+        unmerged_vs_merged(cfg, titles, args.rounds)
+        return
+    predictor = Predictor.load(cfg, adapter=False)
     batch = args.batch_size or cfg.eval.batch_size
-    print(f"model {cfg.model.name} ({modeling.compute_dtype(cfg)}), {len(titles)} titles, "
+    print(f"model {cfg.model.name} ({predictor.dtype}), {len(titles)} titles, "
           f"max_new_tokens {cfg.eval.max_new_tokens}, batch {batch}", flush=True)
 
-    generate(model, tokenizer, cfg.prompt, titles[:2], cfg.eval, stops, batch_size=2)  # warm-up
+    predictor.generate(titles[:2], base=True, batch_size=2)  # warm-up
     if args.batch_sizes:
-        sizes(cfg, model, tokenizer, titles, stops, args.batch_sizes)
+        sizes(predictor, titles, args.batch_sizes)
         return
     started = time.perf_counter()
-    batched = generate(model, tokenizer, cfg.prompt, titles, cfg.eval, stops, batch_size=batch)
+    batched = predictor.generate(titles, base=True, batch_size=batch)
     batched_s = time.perf_counter() - started
     started = time.perf_counter()
-    single = [generate(model, tokenizer, cfg.prompt, [t], cfg.eval, stops, batch_size=1)[0] for t in titles]
+    single = [predictor.generate([t], base=True, batch_size=1)[0] for t in titles]
     single_s = time.perf_counter() - started
 
     same = sum(a.text == b.text for a, b in zip(batched, single))
@@ -66,19 +73,39 @@ def main() -> None:
     print(f"speed-up: {single_s / batched_s:.1f}x; identical greedy text: {same}/{len(titles)}")
 
 
-def sizes(cfg, model, tokenizer, titles, stops, batch_sizes) -> None:
-    from descgen import retrieval
-
-    rows = retrieval.with_neighbours(cfg, tokenizer, titles)
-    prompt = sum(len(tokenizer(prompt_text(tokenizer, cfg.prompt, r), add_special_tokens=False)["input_ids"])
-                 for r in rows)
+def sizes(predictor, titles, batch_sizes) -> None:
+    rows = predictor.prompted(titles)
+    tokenizer = predictor.tokenizer
+    prompt = sum(len(ids) for ids in tokenizer(predictor.prompts(rows), add_special_tokens=False)["input_ids"])
     for size in batch_sizes:
         started = time.perf_counter()
-        out = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stops, batch_size=size)
+        out = predictor.generate(rows, base=True, batch_size=size)
         wall = time.perf_counter() - started
         new = sum(g.new_tokens for g in out)
         print(f"batch {size:4d}: {wall:7.1f} s  {prompt} prompt + {new} new tokens = "
               f"{(prompt + new) / wall:6.1f} tokens/s through the model")
+
+
+def unmerged_vs_merged(cfg, titles, rounds: int) -> None:
+    import copy
+
+    predictor = Predictor.load(cfg, adapter=True)
+    rows = predictor.prompted(titles)
+    merged = Predictor(cfg, copy.deepcopy(predictor.model).merge_and_unload(), predictor.tokenizer, adapter=False)
+    runs = {"base": lambda: predictor.generate(rows, base=True), "fine-tune, unmerged": lambda: predictor.generate(rows),
+            "fine-tune, merged copy": lambda: merged.generate(rows, base=True)}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    texts = {}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            texts[name] = [g.text for g in run()]
+            times[name].append(time.perf_counter() - started)
+    print(f"{len(rows)} rows, {predictor.dtype}, batch {cfg.eval.batch_size}, {rounds} alternating rounds:")
+    for name, seconds in times.items():
+        print(f"  {name:<24} {min(seconds):7.1f} s best, {max(seconds):7.1f} s worst")
+    differ = sum(a != b for a, b in zip(texts["fine-tune, unmerged"], texts["fine-tune, merged copy"]))
+    print(f"  greedy text differs between the unmerged and merged fine-tune on {differ}/{len(rows)} rows")
 
 
 if __name__ == "__main__":

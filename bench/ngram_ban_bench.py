@@ -23,8 +23,9 @@ from transformers import NoRepeatNGramLogitsProcessor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from descgen import config, modeling, retrieval, stages  # noqa: E402
-from descgen.generate import CopyNoRepeatNGram, OutputNoRepeatNGram, length_batches, prompt_texts  # noqa: E402
+from descgen import config, modeling, stages  # noqa: E402
+from descgen.generate import CopyNoRepeatNGram, OutputNoRepeatNGram, length_batches  # noqa: E402
+from descgen.predictor import Prompter  # noqa: E402
 
 
 def processor(scope: str, n: int, prompt_ids: torch.Tensor):
@@ -45,9 +46,9 @@ def main() -> None:
     cfg = config.load(args.profile, args.overrides)
     size, new_tokens = args.batch_size or cfg.eval.batch_size, args.new_tokens or cfg.eval.max_new_tokens
     tokenizer = modeling.load_tokenizer(cfg, padding_side="left")
-    train, test = stages.read_split(cfg, "train"), stages.read_split(cfg, "test")
-    rows = retrieval.attach(cfg, tokenizer, test, train, retrieval.load(cfg, train))
-    texts = prompt_texts(tokenizer, cfg.prompt, rows)
+    prompter = Prompter(cfg, tokenizer)
+    rows = prompter.prompted(stages.read_split(cfg, "test"), "test")
+    texts = prompter.prompts(rows)
     batches = length_batches(tokenizer, texts, size)
     vocab = len(tokenizer)
     print(f"{len(rows)} prompts in {len(batches)} batches of <= {size}, {new_tokens} new tokens each, "

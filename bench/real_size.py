@@ -9,7 +9,7 @@ It builds `models/phi4-mini-random` once (`model.build: phi4-mini-random`: Phi-4
 prepares a few rows of the bundled sample, and then, in one fresh process per recipe (so each peak RSS is its own),
 runs the same functions the pipeline runs: `train.run` with the default LoRA targets and r, max_seq_len 512,
 then the adapter reloaded with plain `PeftModel.from_pretrained`, greedy text before and after saving,
-`train.merge_adapter` and the merged model's logits against the adapter's, and `evaluation.reference_nll`.
+`train.merge_adapter` and the merged model's logits against the adapter's, and the predictor's reference NLL.
 
 How it fits a 24 GB CPU machine: the weights are bf16 from the start (7.7 GB; never fp32, which would be 15.4 GB),
 micro-batch 1 with the sample's short rows (~150 tokens, at most max_seq_len = 512), gradient checkpointing (the
@@ -56,7 +56,8 @@ def child(args) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, TrainerCallback
 
-    from descgen import config, evaluation, generate, modeling, stages, train
+    from descgen import config, evaluation, modeling, stages, train
+    from descgen.predictor import Predictor
     from descgen.losses import PadCollator
     from descgen.prompts import encode_example
 
@@ -83,10 +84,10 @@ def child(args) -> dict:
             from accelerate.utils import extract_model_from_parallel
 
             model = extract_model_from_parallel(model, keep_fp32_wrapper=False).eval()
-            modeling.unwrap_causal_lm(model).config.use_cache = True  # decode as load_for_inference's model does
-            stops = modeling.stop_token_ids(modeling.unwrap_causal_lm(model), processing_class)
-            LiveProbe.texts = [g.text for g in generate.generate(model, processing_class, cfg.prompt, rows,
-                                                                  cfg.eval, stops)]
+            modeling.unwrap_causal_lm(model).config.use_cache = True  # decode as the predictor's loaded model does
+            side, processing_class.padding_side = processing_class.padding_side, "left"
+            LiveProbe.texts = [g.text for g in Predictor(cfg, model, processing_class, adapter=True).generate(rows)]
+            processing_class.padding_side = side
             with torch.inference_mode():
                 LiveProbe.logits = model(**batch).logits.float().cpu()
             LiveProbe.lora = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if "lora_" in n}
@@ -102,9 +103,9 @@ def child(args) -> dict:
     checks["every_target_adapted"] = report["adapted_modules"] == {m: 32 for m in cfg.lora.target_modules}
     checks["loss_finite"] = bool(np.isfinite([report["initial_eval_loss"], report["best_eval_loss"]]).all())
 
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)  # plain PeftModel.from_pretrained
-    stops = modeling.stop_token_ids(model, tokenizer)
-    reloaded = [g.text for g in generate.generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stops)]
+    predictor = Predictor.load(cfg, adapter=True)  # plain PeftModel.from_pretrained
+    model = predictor.model
+    reloaded = [g.text for g in predictor.generate(rows)]
     params = dict(model.named_parameters())
     checks["lora_weights_same_after_reload"] = all(torch.equal(params[n].cpu(), w) for n, w in LiveProbe.lora.items())
     checks["param_dtypes_same_after_reload"] = {n: p.dtype for n, p in params.items()} == LiveProbe.dtypes
@@ -118,7 +119,7 @@ def child(args) -> dict:
     # parent holds that difference to this model's bf16 noise, measured in the "none" recipe's reference
     figures["greedy"] = reloaded
     del params
-    nll = evaluation.reference_nll(model, tokenizer, cfg, rows)
+    nll = predictor.reference_nll(rows)
     figures["perplexity"] = evaluation.perplexity(nll)
     checks["perplexity_finite"] = bool(np.isfinite(figures["perplexity"]))
 
@@ -193,11 +194,11 @@ def main() -> None:
         print(json.dumps(reference(args) if args.child == "reference" else child(args), default=str), flush=True)
         return
 
-    from descgen import config, modeling, prepare
+    from descgen import config, local_models, prepare
 
     started = time.perf_counter()
     cfg = config.load("default", overrides(args, "none"))
-    modeling.ensure_local_model(cfg)  # ~2 min once: random init of 3.84 B bf16 weights, 7.7 GB written
+    local_models.ensure_for(cfg)  # ~2 min once: random init of 3.84 B bf16 weights, 7.7 GB written
     prepare.run(cfg)
     results = [run_child(args, "none")]
     truth = run_child(args, "reference")

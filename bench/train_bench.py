@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from measured import run_json_child  # noqa: E402
 
-from descgen import config, modeling  # noqa: E402
+from descgen import config, local_models, modeling  # noqa: E402
 from descgen.stages import read_split  # noqa: E402
 from descgen.prompts import IGNORE_INDEX, encode_example  # noqa: E402
 from descgen.losses import PadCollator, description_nll  # noqa: E402
 
-PHI4_MINI = modeling.PHI4_MINI_ARCHITECTURE
+PHI4_MINI = local_models.PHI4_MINI_ARCHITECTURE
 
 
 # ------------------------------------------------------------------------------------------ batches
@@ -140,7 +140,7 @@ def cpu_run(recipe: str, profile: str, rows: int, micro_batch: int, overrides: l
 
 def cpu_compare(args) -> None:
     cfg = config.load(args.profile, bench_overrides(args.profile) + args.overrides)
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     from descgen import prepare
 
     prepare.run(cfg)

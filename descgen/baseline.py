@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from . import config, distributed, modeling, stages
+from . import config, distributed, local_models, stages
 from .config import Config
-from .evaluation import evaluate_model
+from .evaluation import score_model
 from .io import read_json
+from .predictor import Predictor
 
 
 def run(cfg: Config) -> dict:
@@ -17,15 +18,15 @@ def run(cfg: Config) -> dict:
     if cfg.eval.num_processes > 1 and not distributed.launched():
         distributed.relaunch(cfg, "descgen.baseline", cfg.eval.num_processes)
         return read_json(stages.require(cfg, "baseline_metrics"))
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=False)
-    return evaluate_model(cfg, model, tokenizer, rows, "baseline")
+    # the plain prompt (no neighbours): the model as users would meet it; compare adds baseline_rag, shown them
+    return score_model(cfg, Predictor.load(cfg, adapter=False), rows, "baseline", base=True)[0]
 
 
 @stages.command("baseline")
 def main(argv: list[str] | None = None) -> int:
     cfg = config.from_command_line("python -m descgen.baseline", "Score the base model on the test split "
                                    "(stage 2), as 02_baseline does.", argv)
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     metrics = run(cfg)["metrics"]
     if distributed.is_main():
         print(metrics)

@@ -19,12 +19,12 @@ import sys
 
 import numpy as np
 
-from . import config, distributed, model_card, modeling, retrieval, stages
+from . import config, distributed, local_models, model_card, modeling, stages
 from .config import Config
-from .evaluation import (ROUGE_KEYS, decoding_settings, merged, paired_bootstrap, perplexity,
-                         read_predictions, retrieval_floor, score_model, score_rows, summarize,
-                         uids_hash)
+from .evaluation import (ROUGE_KEYS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
+                         retrieval_floor, score_model, score_rows, summarize, uids_hash)
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from .predictor import Predictor
 
 MODELS = ("baseline", "finetuned", "retrieval")
 SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated")  # in the order the tables show them
@@ -44,25 +44,24 @@ def run(cfg: Config) -> dict:
         raise RuntimeError(
             f"the baseline used other decoding settings ({baseline_metrics['decoding']}) than now "
             f"({decoding_settings(cfg)}): rerun the baseline stage so both models are judged alike")
-    # model.dtype: auto decides per process; greedy text differs between bf16 and fp32, so both must agree
-    dtype = str(modeling.compute_dtype(cfg)).replace("torch.", "")
+    # greedy text differs between bf16 and fp32: both models must run in one (run_all's stage keys hold the resolved
+    # dtype, so it reruns the baseline itself; this catches `python -m descgen.compare` after a move)
+    dtype = modeling.dtype_name(cfg)
     if baseline_metrics.get("compute_dtype", dtype) != dtype:
         raise RuntimeError(
             f"the baseline ran in {baseline_metrics['compute_dtype']} and the fine-tune would run in {dtype} "
             f"(model.dtype: {cfg.model.dtype}): set model.dtype to one of them, or rerun the baseline stage")
 
-    train_rows = stages.read_split(cfg, "train")
-    index = retrieval.load(cfg, train_rows)
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
+    predictor = Predictor.load(cfg, adapter=True)
     # the fine-tune is judged with the prompt it was trained on: its k neighbours, cut to leave max_new_tokens
-    prompted = retrieval.attach(cfg, tokenizer, rows, train_rows, index)
+    prompted = predictor.prompted(rows, split="test")
     generation_s = {"baseline": baseline_metrics["generation_s"]}
     scored = {"baseline": baseline_rows}
     for name, base in (("finetuned", False), ("baseline_rag", True))[: 2 if cfg.retrieval.k else 1]:
-        metrics, scored[name] = score_model(cfg, model, tokenizer, prompted, name, base=base)
+        metrics, scored[name] = score_model(cfg, predictor, prompted, name, base=base)
         generation_s[name] = metrics["generation_s"]
 
-    neighbours = retrieval_floor(train_rows, rows, index)
+    neighbours = retrieval_floor(predictor.neighbour_source, rows, split="test")
     # the floor was "given" its neighbour: facts copied from it are supported, as for a model shown it
     retrieval_rows = score_rows([dict(r, neighbours=[n]) for r, n in zip(rows, neighbours)],
                                 [n["content"] for n in neighbours], None, None)
@@ -70,7 +69,7 @@ def run(cfg: Config) -> dict:
         item["neighbour_title"] = neighbour["title"]
     scored["retrieval"] = retrieval_rows
 
-    gate = choose_gate(cfg, model, tokenizer, train_rows, index)
+    gate = choose_gate(cfg, predictor)
     scored["gated"] = gated_rows(prompted, scored["finetuned"], neighbours, gate["threshold"])
     gate["copied_test_rows"] = sum(r["copied"] for r in scored["gated"])
 
@@ -109,20 +108,17 @@ def write_tensorboard(cfg: Config, report: dict) -> None:
         writer.add_text("compare/verdict", json.dumps(report["verdict"]))
 
 
-def choose_gate(cfg: Config, model, tokenizer, train_rows: list[dict], index) -> dict:
+def choose_gate(cfg: Config, predictor: Predictor) -> dict:
     """The title similarity above which copying the nearest training row's description beats the fine-tune's own
     text, chosen on the validation split (never on test): the fine-tune writes for each validation row with the
     test's prompt and decoding, and the threshold that maximises the mean ROUGE-L of "copy when at least this
     similar, else write" wins (ties: the higher one, copying less). Infinity = never copy."""
     from .evaluation import rouge_scores
-    from .generate import generate
 
     validation = stages.read_split(cfg, "validation")
-    prompted = retrieval.attach(cfg, tokenizer, validation, train_rows, index)
-    with merged(cfg, model):
-        written = [g.text for g in generate(model, tokenizer, cfg.prompt, prompted, cfg.eval,
-                                            modeling.stop_token_ids(model, tokenizer), progress="generating gate")]
-    nearest = retrieval_floor(train_rows, validation, index)
+    prompted = predictor.prompted(validation, split="validation")
+    written = [g.text for g in predictor.generate(prompted, progress="generating gate")]
+    nearest = retrieval_floor(predictor.neighbour_source, validation, split="validation")
     references = [r["content"] for r in validation]
     wrote = np.array([s["rougeL"] for s in rouge_scores(written, references)])
     copied = np.array([s["rougeL"] for s in rouge_scores([n["content"] for n in nearest], references)])
@@ -383,7 +379,7 @@ def read_side_by_side(cfg: Config) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     cfg = config.from_command_line("python -m descgen.compare", "Score the fine-tuned model and the retrieval "
                                    "floor against the baseline (stage 4), as 04_compare does.", argv)
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     report = run(cfg)
     if distributed.is_main():
         print(json.dumps({"rougeL": {name: round(m["rougeL"], 4) for name, m in report["models"].items()},

@@ -144,7 +144,6 @@ class EvalParams:
 @dataclass(frozen=True)
 class DescribeParams:
     chunk_rows: int
-    batch_size: int
     max_title_tokens: int
 
 
@@ -434,7 +433,7 @@ def _check_values(cfg: Config) -> None:
         positive(f"train.{key}", getattr(cfg.train, key))
     for key in ("batch_size", "max_new_tokens", "bootstrap_samples"):
         positive(f"eval.{key}", getattr(cfg.eval, key))
-    for key in ("chunk_rows", "batch_size", "max_title_tokens"):
+    for key in ("chunk_rows", "max_title_tokens"):
         positive(f"describe.{key}", getattr(cfg.describe, key))
     positive("train.num_processes", cfg.train.num_processes)
     positive("eval.num_processes", cfg.eval.num_processes)

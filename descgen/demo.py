@@ -1,55 +1,53 @@
 """Stage 5: type a title, see the base and the fine-tuned description side by side.
 
-One copy of the weights serves both: the base answer is generated with the adapter disabled. With retrieval.k > 0
-a typed title retrieves its neighbours from prepare's index, both models are shown them (as the fine-tune was
-trained), and the table lists them beside the answers.
+One predictor serves both (descgen/predictor.py): the base answer is generated with the adapter disabled, the
+fine-tuned one with it, each exactly the text describe and compare give for that title. It is loaded once and kept,
+with its neighbour index, for every title typed. With retrieval.k > 0 a title first retrieves its neighbours, both
+models are shown them (as the fine-tune was trained), and the table lists them beside the answers.
 """
 
 from __future__ import annotations
 
-from . import modeling, retrieval, stages
+from . import stages
 from .config import Config
-from .generate import generate
 from .io import atomic_write_jsonl
+from .predictor import Predictor
 
 
-def load(cfg: Config):
-    """(model with adapter, tokenizer, stop ids)."""
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
-    return model, tokenizer, modeling.stop_token_ids(model, tokenizer)
+def load(cfg: Config) -> Predictor:
+    """The fine-tune's predictor (the base model is the same one with its adapter off)."""
+    return Predictor.load(cfg, adapter=True)
 
 
-def side_by_side(cfg: Config, model, tokenizer, stop_ids, titles: list[str], **override):
-    """A table: title | base | fine-tuned, for the given decoding (params by default; override for the demo)."""
+def side_by_side(predictor: Predictor, titles: list[str], **override):
+    """A table: title | base | fine-tuned (| neighbours), for the given decoding (params by default; `override` for
+    the widget's controls)."""
     import pandas as pd
 
-    rows = retrieval.with_neighbours(cfg, tokenizer, [{"title": title} for title in titles])
-    base = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=True, progress="demo: base",
-                    **override)
-    tuned = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, stop_ids, base=False, progress="demo: fine-tuned",
-                     **override)
+    prompted = predictor.prompted([{"title": title} for title in titles])
+    base = predictor.generate(prompted, base=True, progress="demo: base", **override)
+    tuned = predictor.generate(prompted, progress="demo: fine-tuned", **override)
     table = pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
-    if cfg.retrieval.k:
+    if predictor.cfg.retrieval.k:
         table["neighbours"] = [" | ".join(f"{n['title']} ({n['similarity']:.2f})" for n in r["neighbours"])
-                               for r in rows]
+                               for r in prompted]
     return table
 
 
-def run(cfg: Config, model=None, tokenizer=None, stop_ids=None):
+def run(cfg: Config, predictor: Predictor | None = None):
     """Headless demo: `demo.titles` with the params' decoding, saved to outputs/demo/demo.jsonl."""
-    if model is None:
-        model, tokenizer, stop_ids = load(cfg)
-    table = side_by_side(cfg, model, tokenizer, stop_ids, list(cfg.demo.titles))
+    table = side_by_side(predictor or load(cfg), list(cfg.demo.titles))
     atomic_write_jsonl(stages.path(cfg, "demo_rows"), table.to_dict(orient="records"))
     return table
 
 
-def widget(cfg: Config, model, tokenizer, stop_ids):
+def widget(predictor: Predictor):
     """ipywidgets UI: a title box, greedy / temperature / max tokens, and the two answers side by side."""
     import html
 
     import ipywidgets as w
 
+    cfg = predictor.cfg
     title = w.Text(value=cfg.demo.titles[0], description="Title", layout=w.Layout(width="70%"))
     sample = w.Checkbox(value=False, description="sample (else greedy)")
     temperature = w.FloatSlider(value=cfg.eval.temperature, min=0.1, max=1.5, step=0.05, description="temperature")
@@ -60,8 +58,8 @@ def widget(cfg: Config, model, tokenizer, stop_ids):
     def on_click(_):
         button.disabled = True
         try:
-            table = side_by_side(cfg, model, tokenizer, stop_ids, [title.value], do_sample=sample.value,
-                                 temperature=temperature.value, max_new_tokens=max_tokens.value)
+            table = side_by_side(predictor, [title.value], do_sample=sample.value, temperature=temperature.value,
+                                 max_new_tokens=max_tokens.value)
             base_out.value = f"<b>base</b><p>{html.escape(table['base'][0])}</p>"
             tuned_out.value = f"<b>fine-tuned</b><p>{html.escape(table['fine-tuned'][0])}</p>"
             if "neighbours" in table:

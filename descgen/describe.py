@@ -40,14 +40,15 @@ from typing import Iterator
 import orjson
 import xxhash
 
-from . import config, distributed, modeling, retrieval, stages
+from . import config, distributed, local_models, modeling, retrieval, stages
 from .clean import clean_text
 from .config import Config, ConfigError
 from .facts import row_sources, unsupported
-from .generate import Generation, decoding_kwargs, generate, prompt_texts
+from .generate import Generation, decoding_kwargs
 from .io import atomic_write_json, hash_into, read_json
+from .predictor import Predictor, Prompter
 from .progress import Progress
-from .scan import EXAMPLES_PER_REASON, _lines, _open_blocks, json_failure_reason
+from .scan import EXAMPLES_PER_REASON, read_records
 
 # what the output depends on: a change to any of these makes another file, so an old OUT is refused
 DESCRIBE_PARAMS = ("model", "prompt", "eval", "retrieval", "train.max_seq_len", "describe", "data.decode_html",
@@ -67,18 +68,6 @@ class Skips:
         seen = self.lines.setdefault(cause, [])
         if len(seen) < EXAMPLES_PER_REASON:
             seen.append(line)
-
-
-def _json_records(path: Path, block_bytes: int) -> Iterator[tuple[int, object]]:
-    """(line number, parsed object or the failure cause as a str) for each line of a JSON Lines file (.gz too)."""
-    line = 0
-    for block in _open_blocks(path, 0, None, block_bytes):
-        for raw in _lines(block):
-            line += 1
-            try:
-                yield line, orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                yield line, json_failure_reason(raw)
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, object]]:
@@ -107,7 +96,7 @@ def read_rows(source: str, cfg: Config, skips: Skips, missing_only: bool, stdin=
         if not path.exists():
             raise ConfigError(f"--input {source}: no such file")
         name = path.name[:-3] if path.name.endswith(".gz") else path.name
-        records = _csv_records(path) if name.endswith(".csv") else _json_records(path, cfg.data.read_block_bytes)
+        records = _csv_records(path) if name.endswith(".csv") else read_records(path, cfg.data.read_block_bytes)
     decode, strip = cfg.data.decode_html, cfg.data.strip_tags
     for line, record in records:
         skips.records += 1
@@ -158,26 +147,23 @@ def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:
 
 # ------------------------------------------------------------------------------------------ engines
 class HFEngine:
-    """transformers' generate, batched as 04_compare does (one prompt function, the same stop tokens)."""
+    """transformers' generate through the predictor: the texts compare shows for the same rows."""
 
     name = "hf"
 
     def __init__(self, cfg: Config, base: bool):
-        self.cfg = cfg
-        self.model, self.tokenizer = modeling.load_for_inference(cfg, adapter=not base)
-        self.stop_ids = modeling.stop_token_ids(self.model, self.tokenizer)
-        if not base and cfg.model.quantization == "none":
-            # fold the adapter into the weights once, as 04_compare does for its run: no extra matmuls per token
-            self.model = self.model.merge_and_unload()
+        self.predictor = Predictor.load(cfg, adapter=not base)
+        self.prompter, self.tokenizer, self.base = self.predictor.prompter, self.predictor.tokenizer, base
 
-    def __call__(self, rows: list[dict], texts: list[str]) -> list[Generation]:
-        return generate(self.model, self.tokenizer, self.cfg.prompt, rows, self.cfg.eval, self.stop_ids,
-                        batch_size=self.cfg.describe.batch_size, texts=texts)
+    def __call__(self, prompted: list[dict]) -> list[Generation]:
+        # each process describes whole chunks of its own (run()), so no process splits a chunk's batches with another
+        return self.predictor.generate(prompted, base=self.base, spread=False)
 
 
 class VLLMEngine:
-    """vLLM's offline `LLM.generate` with the adapter as a LoRARequest: the same prompts and stop tokens. vLLM has no
-    `no_repeat_ngram_size`; eval.repetition_penalty is passed, and the summary says what was not applied."""
+    """vLLM's offline `LLM.generate` with the adapter as a LoRARequest, handed the prompts the predictor's prompter
+    builds (the same neighbours, prompt and stop tokens). vLLM has no `no_repeat_ngram_size`; eval.repetition_penalty
+    is passed, and the summary says what was not applied."""
 
     name = "vllm"
 
@@ -188,7 +174,10 @@ class VLLMEngine:
         except ImportError as exc:
             raise SystemExit("describe --engine vllm needs vLLM, an optional extra for CUDA machines: "
                              f"pip install -e .[vllm]  ({exc})") from exc
+        if cfg.retrieval.k:
+            retrieval.check_ready(cfg)
         self.tokenizer = modeling.load_tokenizer(cfg, padding_side="left")
+        self.prompter = Prompter(cfg, self.tokenizer)
         from transformers import GenerationConfig
 
         try:
@@ -206,19 +195,19 @@ class VLLMEngine:
             repetition_penalty=settings["repetition_penalty"], seed=cfg.eval.seed)
         self.not_applied = (["no_repeat_ngram_size"] if cfg.eval.no_repeat_ngram_size else [])
         self.lora = None if base else LoRARequest("descgen", 1, str(stages.require(cfg, "adapter_config").parent))
-        self.llm = LLM(model=cfg.model_path, revision=cfg.model.revision, dtype=str(modeling.compute_dtype(cfg))
-                       .replace("torch.", ""), enable_lora=not base, max_lora_rank=max(cfg.lora.r, 8),
+        self.llm = LLM(model=cfg.model_path, revision=cfg.model.revision, dtype=modeling.dtype_name(cfg),
+                       enable_lora=not base, max_lora_rank=max(cfg.lora.r, 8),
                        max_model_len=cfg.train.max_seq_len + cfg.eval.max_new_tokens, seed=cfg.eval.seed)
 
-    def __call__(self, rows: list[dict], texts: list[str]) -> list[Generation]:
-        outputs = self.llm.generate(texts, self.sampling, lora_request=self.lora, use_tqdm=False)
+    def __call__(self, prompted: list[dict]) -> list[Generation]:
+        outputs = self.llm.generate(self.prompter.prompts(prompted), self.sampling, lora_request=self.lora,
+                                    use_tqdm=False)
         results = []
         for out in outputs:
             first = out.outputs[0]
-            stopped = first.finish_reason == "stop"
             ids = list(first.token_ids)
             end = next((i for i, t in enumerate(ids) if t in self.stop_ids), len(ids))
-            results.append(Generation(text=first.text.strip(), stopped=stopped, new_tokens=end))
+            results.append(Generation(text=first.text.strip(), stopped=first.finish_reason == "stop", new_tokens=end))
         return results
 
 
@@ -236,21 +225,41 @@ def adapter_digest(cfg: Config, base: bool) -> str:
 
 
 def params_hash(cfg: Config) -> str:
-    """DESCRIBE_PARAMS' hash, with the model named by its resolved path: `models/tiny-phi3` from the repo root and
-    its absolute path are one model."""
+    """DESCRIBE_PARAMS' hash, with the model named by its resolved path (`models/tiny-phi3` from the repo root and
+    its absolute path are one model) and the dtype `model.dtype: auto` resolves to on this machine."""
     import hashlib
 
     picked = {"params": cfg.section_hash(*(p for p in DESCRIBE_PARAMS if p != "model")),
-              "model": dict(cfg.raw["model"], name=cfg.model_path)}
+              "model": dict(cfg.raw["model"], name=cfg.model_path), "compute_dtype": modeling.dtype_name(cfg)}
     return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+EDGE_BYTES = 1 << 20  # an input is known by its path, size, mtime and a hash of its first and last MiB
+
+
+def input_identity(source: str) -> dict | str:
+    """Which input an OUT was made from: a file by path, size, mtime and the xxh3 of its first and last MiB (a
+    1.9 GB trn.json is not read whole to resume); stdin by name."""
+    if source == "-":
+        return "-"
+    path = Path(source).resolve()
+    stat = path.stat()
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        digest.update(fh.read(EDGE_BYTES))
+        if stat.st_size > EDGE_BYTES:
+            fh.seek(max(stat.st_size - EDGE_BYTES, EDGE_BYTES))
+            digest.update(fh.read())
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "edges_xxh3": digest.hexdigest()}
+
+
 def identity(cfg: Config, args: argparse.Namespace) -> dict:
+    if args.input != "-" and not Path(args.input).exists():
+        raise ConfigError(f"--input {args.input}: no such file")
     ident = {"adapter": adapter_digest(cfg, args.base), "params_hash": params_hash(cfg),
-             "input": str(args.input) if args.input == "-" else str(Path(args.input).resolve()),
-             "missing_only": bool(args.missing_only), "engine": args.engine}
+             "input": input_identity(args.input), "missing_only": bool(args.missing_only), "engine": args.engine}
     if cfg.retrieval.k:
-        ident["train_split"] = retrieval.rows_digest(stages.read_split(cfg, "train"))
+        ident["neighbours"] = retrieval.source_digest(cfg)
     return ident
 
 
@@ -263,12 +272,16 @@ def summary_path(output: Path) -> Path:
     return output.with_name(stem + ".summary.json")
 
 
+COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated")
+
+
 def resume_point(output: Path, ident: dict) -> dict:
-    """{chunks, bytes, ...} of the run to continue (zeros for a new one). Refuses an OUT from another run."""
+    """{chunks, bytes, counters, generate_s} of the run to continue (zeros for a new one). Refuses an OUT from
+    another run."""
     state_file = progress_path(output)
     if not output.exists():
         state_file.unlink(missing_ok=True)
-        return {"chunks": 0, "bytes": 0, "rows_written": 0, "new_tokens": 0, "generate_s": 0.0}
+        return {"chunks": 0, "bytes": 0, "generate_s": 0.0, **{k: 0 for k in COUNTERS}}
     if not state_file.exists():
         raise SystemExit(f"describe: {output} exists but has no {state_file.name}: it was not written by describe "
                          "(or by an older one); choose another --output or remove it")
@@ -293,87 +306,118 @@ def output_row(row: dict, result: Generation) -> dict:
     return item
 
 
+def describe_chunk(cfg: Config, engine, chunk: list[dict]) -> tuple[list[dict], dict]:
+    """One chunk, start to end: titles cut to describe.max_title_tokens, neighbours, prompts, texts; the output rows
+    and the chunk's counters."""
+    tick = time.perf_counter()
+    chunk = [cut_title(engine.tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
+    prompted = engine.prompter.prompted(chunk)
+    results = engine(prompted)
+    items = [output_row(row, result) for row, result in zip(prompted, results)]
+    counts = {"rows_written": len(items), "new_tokens": sum(r.new_tokens for r in results),
+              "stopped": sum(r.stopped for r in results), "unsupported_rows": sum(bool(i["unsupported"]) for i in items),
+              "titles_truncated": sum(bool(i.get("title_truncated")) for i in items),
+              "generate_s": time.perf_counter() - tick}
+    return items, counts
+
+
+class Appender:
+    """Process 0's end of the output: finished chunks appended and flushed to OUT, then recorded, with the running
+    counters, in OUT.progress.json; a chunk the last run had half-written is cut off first."""
+
+    def __init__(self, output: Path, state: dict, ident: dict):
+        self.output, self.state, self.ident = output, dict(state), ident
+        with open(output, "r+b" if output.exists() else "wb") as fh:
+            fh.truncate(state["bytes"])
+        self.handle = open(output, "ab")
+
+    def append(self, items: list[dict], counts: dict) -> None:
+        self.handle.write(b"".join(orjson.dumps(item) + b"\n" for item in items))
+        self.handle.flush()
+        os.fsync(self.handle.fileno())  # on disk before the state says so: a crash never leaves a gap
+        for key, value in counts.items():
+            self.state[key] += value
+        self.state.update(identity=self.ident, chunks=self.state["chunks"] + 1, bytes=self.handle.tell())
+        atomic_write_json(progress_path(self.output), self.state)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def rounds(numbered_chunks, first: int, size: int):
+    """The chunks from number `first` on, in groups of `size` (one chunk per process; the last group may be short):
+    chunks before `first` were written by the run this one resumes, and are read past, not tokenized again."""
+    group = []
+    for number, chunk in numbered_chunks:
+        if number < first:
+            continue
+        group.append((number, chunk))
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def run(cfg: Config, args: argparse.Namespace, stdin=None) -> dict:
-    """Describe every eligible row of args.input into args.output (resuming a matching unfinished run)."""
+    """Describe every eligible row of args.input into args.output (resuming a matching unfinished run). Processes
+    take whole chunks in turn (chunk n to process n % N): each looks up neighbours and builds prompts for its own
+    rows only, and process 0 appends the chunks in input order."""
     distributed.init()
-    main_process = distributed.is_main()
+    rank, size = distributed.world()
     started = time.perf_counter()
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     ident = identity(cfg, args)
     state = resume_point(output, ident)
     distributed.barrier()  # every rank has read the state before rank 0 cuts the file back to it
-
     engine = ENGINES[args.engine](cfg, args.base)
-    tokenizer = engine.tokenizer
-    train_rows = stages.read_split(cfg, "train") if cfg.retrieval.k else []
-    index = retrieval.load(cfg, train_rows) if cfg.retrieval.k else None
 
     skips = Skips()
-    truncated = stopped = unsupported_rows = 0
-    rows_written, new_tokens, generate_s = state["rows_written"], state["new_tokens"], state["generate_s"]
-    total = args.limit
-    meter = Progress("describe", total, enabled=main_process)
+    meter = Progress("describe", args.limit, enabled=rank == 0)
+    meter.done = state["rows_written"]
     if state["chunks"]:
-        meter.done = state["rows_written"]
         print(f"resuming {output} after chunk {state['chunks']} ({state['rows_written']} rows written)", flush=True)
-    handle = None
-    if main_process:
-        with open(output, "r+b" if output.exists() else "wb") as fh:
-            fh.truncate(state["bytes"])  # a chunk half-written when the last run died is dropped, and redone
-        handle = open(output, "ab")
+    appender = Appender(output, state, ident) if rank == 0 else None
     try:
-        for number, chunk in enumerate(chunks(read_rows(args.input, cfg, skips, args.missing_only, stdin),
-                                              cfg.describe.chunk_rows, args.limit)):
-            if number < state["chunks"]:
-                continue  # written by the run this one resumes: read past, not tokenized again
-            chunk = [cut_title(tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
-            tick = time.perf_counter()
-            prompted = retrieval.attach(cfg, tokenizer, chunk, train_rows, index) if index is not None else chunk
-            results = engine(prompted, prompt_texts(tokenizer, cfg.prompt, prompted))
-            generate_s += time.perf_counter() - tick
-            items = [output_row(row, result) for row, result in zip(prompted, results)]
-            rows_written += len(items)
-            new_tokens += sum(r.new_tokens for r in results)
-            if main_process:
-                handle.write(b"".join(orjson.dumps(item) + b"\n" for item in items))
-                handle.flush()
-                os.fsync(handle.fileno())  # on disk before the state says so: a crash never leaves a gap
-                atomic_write_json(progress_path(output), {
-                    "identity": ident, "chunks": number + 1, "bytes": handle.tell(), "rows_written": rows_written,
-                    "new_tokens": new_tokens, "generate_s": generate_s})
-            meter.update(len(items))
+        numbered = enumerate(chunks(read_rows(args.input, cfg, skips, args.missing_only, stdin),
+                                    cfg.describe.chunk_rows, args.limit))
+        for group in rounds(numbered, state["chunks"], size):
+            mine = describe_chunk(cfg, engine, group[rank][1]) if rank < len(group) else None
+            for items, counts in distributed.gather_objects(mine)[:len(group)]:
+                if appender is not None:
+                    appender.append(items, counts)
+                meter.update(len(items))
         meter.close()
     finally:
-        if handle is not None:
-            handle.close()
+        if appender is not None:
+            appender.close()
     distributed.barrier()
-
-    # the stop, unsupported and truncated counts cover the whole file, resumed chunks included
-    if main_process:
-        for line in output.read_bytes().splitlines():
-            item = orjson.loads(line)
-            stopped += item["stopped"]
-            unsupported_rows += bool(item["unsupported"])
-            truncated += bool(item.get("title_truncated"))
-    skipped = dict(sorted(skips.counts.items()))
-    summary = {
-        "input": ident["input"], "output": str(output), "rows_read": skips.records, "rows_written": rows_written,
-        "skipped": skipped,
-        "skipped_lines": {k: skips.lines[k] for k in skipped}, "titles_truncated": truncated,
-        "stop_rate": stopped / rows_written if rows_written else None,
-        "unsupported_rate": unsupported_rows / rows_written if rows_written else None,
-        "rows_per_s": rows_written / generate_s if generate_s else None,
-        "tokens_per_s": new_tokens / generate_s if generate_s else None, "generate_s": generate_s,
-        "wall_s": time.perf_counter() - started, "engine": args.engine,
-        "not_applied": getattr(engine, "not_applied", []), "adapter": ident["adapter"],
-        "params_hash": ident["params_hash"], "model": cfg.model.name, "retrieval_k": cfg.retrieval.k,
-        "missing_only": bool(args.missing_only), "limit": args.limit, "world_size": distributed.world()[1],
-        "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
-    }
-    if main_process:
+    final = read_json(progress_path(output)) if output.exists() and progress_path(output).exists() else state
+    summary = make_summary(cfg, args, engine, ident, final, skips, time.perf_counter() - started)
+    if rank == 0:
         atomic_write_json(summary_path(output), summary)
     return summary
+
+
+def make_summary(cfg: Config, args: argparse.Namespace, engine, ident: dict, state: dict, skips: Skips,
+                 wall_s: float) -> dict:
+    """The whole file's figures, from the progress file's counters (resumed chunks included): nothing re-read."""
+    written, generate_s = state["rows_written"], state["generate_s"]
+    skipped = dict(sorted(skips.counts.items()))
+    return {
+        "input": ident["input"] if ident["input"] == "-" else ident["input"]["path"], "output": str(args.output),
+        "rows_read": skips.records, "rows_written": written, "skipped": skipped,
+        "skipped_lines": {k: skips.lines[k] for k in skipped}, "titles_truncated": state["titles_truncated"],
+        "stop_rate": state["stopped"] / written if written else None,
+        "unsupported_rate": state["unsupported_rows"] / written if written else None,
+        "rows_per_s": written / generate_s if generate_s else None,
+        "tokens_per_s": state["new_tokens"] / generate_s if generate_s else None, "generate_s": generate_s,
+        "wall_s": wall_s, "engine": args.engine, "not_applied": getattr(engine, "not_applied", []),
+        "adapter": ident["adapter"], "params_hash": ident["params_hash"], "model": cfg.model.name,
+        "retrieval_k": cfg.retrieval.k, "missing_only": bool(args.missing_only), "limit": args.limit,
+        "world_size": distributed.world()[1], "compute_dtype": modeling.dtype_name(cfg),
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -404,12 +448,10 @@ def main(argv: list[str] | None = None) -> int:
             print("describe: --num-processes needs a file --input (stdin cannot be read by several processes)",
                   file=sys.stderr)
             return 2
-        modeling.ensure_local_model(cfg)
-        dtype = str(modeling.compute_dtype(cfg)).replace("torch.", "")  # decided once, for every process
-        distributed.launch("descgen.describe", _without_num_processes(argv), args.num_processes,
-                           env={modeling.DTYPE_ENV: dtype})
+        local_models.ensure_for(cfg)
+        distributed.launch("descgen.describe", _without_num_processes(argv), args.num_processes)
         return 0
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     try:
         summary = run(cfg, args)
     except ConfigError as exc:

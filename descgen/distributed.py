@@ -85,6 +85,18 @@ def gather_in_order(partial: list) -> list:
     return whole
 
 
+def gather_objects(value: Any) -> list:
+    """Every rank's `value`, in rank order, on every rank ([value] in a plain process)."""
+    if not launched():
+        return [value]
+    import torch.distributed as dist
+
+    init()
+    parts: list = [None] * world()[1]
+    dist.all_gather_object(parts, value)
+    return parts
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,7 +112,7 @@ def launch_command(module: str, args: list[str], num_processes: int) -> list[str
             "--main_process_port", str(free_port()), "-m", module, *args]
 
 
-def launch(module: str, args: list[str], num_processes: int, env: dict | None = None) -> None:
+def launch(module: str, args: list[str], num_processes: int) -> None:
     """Run `module` under `num_processes` processes as a child, echoing its output line by line (the notebook and
     the terminal see the progress), and wait. A failure raises with the child's exit status and last lines."""
     command = launch_command(module, args, num_processes)
@@ -109,7 +121,7 @@ def launch(module: str, args: list[str], num_processes: int, env: dict | None = 
     print(f"launching {num_processes} processes: {' '.join(a for a in shown if '=' not in a)}"
           + (f" (+ {sets} --set: this config, key by key)" if sets else ""), flush=True)
     tail: list[str] = []
-    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                           env=child_env) as process:
         assert process.stdout is not None
@@ -131,10 +143,7 @@ def shard_batches(n_batches: int) -> list[int]:
 def relaunch(cfg, module: str, num_processes: int) -> None:
     """Run a stage's command (`python -m <module>`) with exactly `cfg` under `num_processes` processes and wait:
     what a notebook cell does when train.num_processes or eval.num_processes is above 1."""
-    from . import config, modeling
+    from . import config, local_models
 
-    modeling.ensure_local_model(cfg)
-    # model.dtype auto is decided here, once: N processes timing bf16 on the same busy cores could disagree
-    dtype = str(modeling.compute_dtype(cfg)).replace("torch.", "")
-    launch(module, ["--profile", cfg.profile, *config.as_overrides(cfg)], num_processes,
-           env={modeling.DTYPE_ENV: dtype})
+    local_models.ensure_for(cfg)
+    launch(module, ["--profile", cfg.profile, *config.as_overrides(cfg)], num_processes)

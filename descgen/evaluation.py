@@ -1,22 +1,17 @@
-"""Scoring shared by 02_baseline and 04_compare: ROUGE, reference perplexity, stop rate, repetition,
-paired bootstrap CIs and the retrieval floor. All offline (rouge_score, not evaluate.load)."""
+"""Scoring shared by 02_baseline and 04_compare: ROUGE, perplexity, stop rate, repetition, paired bootstrap CIs and
+the retrieval floor. All offline (rouge_score, not evaluate.load). Texts and reference NLLs come from the predictor."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
 import numpy as np
-import torch
 
 from . import distributed, stages
 from .config import Config
 from .facts import row_sources, unsupported
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
-from .losses import PadCollator, nll_from_hidden
-from .modeling import base_only, unwrap_causal_lm
-from .prompts import encode_example
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
@@ -40,34 +35,6 @@ def repetition_rate(text: str, n: int = 4) -> float:
     words = text.lower().split()
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
-
-
-# ------------------------------------------------------------------------------------------ perplexity
-@torch.inference_mode()
-def reference_nll(model, tokenizer, cfg: Config, rows: list[dict], base: bool = False) -> list[float]:
-    """Mean NLL per description token of each reference given its prompt (end tokens included)."""
-    examples = [encode_example(tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in rows]
-    collate = PadCollator(tokenizer.pad_token_id)
-    causal_lm = unwrap_causal_lm(model)
-    lm_head = causal_lm.get_output_embeddings()
-    nll: list[float | None] = [None] * len(examples)
-    size = cfg.eval.batch_size
-    # longest first, as generation batches: a batch pads to its longest row, so similar lengths together pad least
-    order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
-    with base_only(model, base):
-        # several processes (eval.num_processes): each scores its share of the batches, as one process would
-        for b in distributed.shard_batches((len(examples) + size - 1) // size):
-            chunk = order[b * size:(b + 1) * size]
-            batch = collate([{"input_ids": examples[i].input_ids, "labels": examples[i].labels} for i in chunk])
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
-                                             attention_mask=batch["attention_mask"]).last_hidden_state
-            # one row at a time through the head: logits stay [one description's tokens × vocab]
-            for row, index in enumerate(chunk):
-                total, count = nll_from_hidden(hidden[row:row + 1], batch["labels"][row:row + 1], lm_head,
-                                               cfg.train.loss_chunk_tokens)
-                nll[index] = float(total) / max(count, 1)
-    return distributed.gather_in_order(nll)
 
 
 # ------------------------------------------------------------------------------------------ one model on the test split
@@ -107,47 +74,20 @@ def perplexity(nll: list[float] | np.ndarray) -> float:
     return float(math.exp(float(np.mean(nll))))
 
 
-def evaluate_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> dict:
-    """Generate for every row, score, write the `{name}_predictions` and `{name}_metrics` artifacts
-    (outputs/eval/{name}_predictions.jsonl, {name}_metrics.json); the metrics."""
-    return score_model(cfg, model, tokenizer, rows, name, base)[0]
-
-
-@contextlib.contextmanager
-def merged(cfg: Config, model, base: bool = False):
-    """The adapter folded into the weights for the block, undone afterwards (the test checks the weights come back).
-    An unmerged adapter costs two extra small matmuls per adapted linear per token (on SmolLM2, 200 rows:
-    fine-tuned 136 s unmerged vs the base's 107 s; 102 s vs 134 s merged, other runs). Nothing for the base model
-    (`base`), and not for 4-bit bases: merging into nf4 weights would re-quantize them."""
-    merge = not base and hasattr(model, "merge_adapter") and cfg.model.quantization == "none"
-    if merge:
-        model.merge_adapter()
-    try:
-        yield
-    finally:
-        if merge:
-            model.unmerge_adapter()
-
-
-def score_model(cfg: Config, model, tokenizer, rows: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
-    """`evaluate_model`, also returning the scored rows. With several processes each generates its share and all
-    get every row back; process 0 alone writes."""
-    from . import modeling
-    from .generate import generate
-
+def score_model(cfg: Config, predictor, prompted: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
+    """Generate for every row (the predictor's texts: `base` for the base model), score them and the references'
+    perplexity, write the `{name}_predictions` and `{name}_metrics` artifacts; (metrics, scored rows). With several
+    processes each generates its share and all get every row back; process 0 alone writes."""
     started = time.perf_counter()
-    with merged(cfg, model, base):
-        results = generate(model, tokenizer, cfg.prompt, rows, cfg.eval,
-                           modeling.stop_token_ids(model, tokenizer), progress=f"generating {name}", base=base)
-        generation_s = time.perf_counter() - started
-        nll = reference_nll(model, tokenizer, cfg, rows, base=base)
-    scored = score_rows(rows, [g.text for g in results], [g.stopped for g in results], nll)
+    results = predictor.generate(prompted, base=base, progress=f"generating {name}")
+    generation_s = time.perf_counter() - started
+    nll = predictor.reference_nll(prompted, base=base)
+    scored = score_rows(prompted, [g.text for g in results], [g.stopped for g in results], nll)
     for item, g in zip(scored, results):
         item["new_tokens"] = g.new_tokens
     metrics = {
-        "name": name, "n": len(rows), "model": cfg.model.name, "metrics": summarize(scored),
-        "decoding": decoding_settings(cfg), "uids_hash": uids_hash(rows),
-        "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
+        "name": name, "n": len(prompted), "model": cfg.model.name, "metrics": summarize(scored),
+        "decoding": decoding_settings(cfg), "uids_hash": uids_hash(prompted), "compute_dtype": predictor.dtype,
         "generation_s": generation_s, "wall_s": time.perf_counter() - started,
     }
     if distributed.is_main():
@@ -185,11 +125,9 @@ def paired_bootstrap(before: np.ndarray, after: np.ndarray, samples: int, seed: 
     return {"mean": float(statistic(after) - statistic(before)), "ci_low": float(low), "ci_high": float(high)}
 
 
-def retrieval_floor(train_rows: list[dict], test_rows: list[dict], index=None) -> list[dict]:
-    """For each test row, the training row whose title is most similar (retrieval's TF-IDF cosine, word 1-2
-    grams; prepare's index when given), never the row itself: the description a copy-the-nearest system writes."""
-    from . import retrieval
-
-    index = index or retrieval.build(train_rows)
+def retrieval_floor(source, rows: list[dict], split: str | None = None) -> list[dict]:
+    """For each row, the nearest row of the neighbour source (retrieval.NeighbourSource: prepare's index; never the
+    row itself nor its title): the description a copy-the-nearest system writes, or an empty one when no row shares
+    a word with the title."""
     return [near[0] if near else {"uid": None, "title": "", "content": "", "similarity": 0.0}
-            for near in retrieval.neighbours(index, train_rows, test_rows, 1)]
+            for near in source.nearest(rows, 1, split)]

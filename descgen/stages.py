@@ -118,6 +118,9 @@ class Stage:
     # the artifacts later stages read, when not all: only these move their keys, so a rerun that writes the same
     # splits (prepare_report.json holds timings that differ on every run) does not retrain anything
     hands_on: tuple[str, ...] | None = None
+    # runs the model: its key holds the dtype `model.dtype: auto` resolves to on this machine, so outputs made on a
+    # bf16 machine and continued on an fp32 one rerun (greedy text differs between the two)
+    uses_model: bool = True
 
     def outputs(self, cfg: Config) -> list[Path]:
         return [path(cfg, a) for a in self.writes]
@@ -136,7 +139,7 @@ SPLITS = ("train_split", "validation_split", "test_split")
 
 STAGES: tuple[Stage, ...] = (
     Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (), _data_inputs,
-          SPLITS + ("prepare_report", "lengths"), hands_on=SPLITS),
+          SPLITS + ("prepare_report", "lengths"), hands_on=SPLITS, uses_model=False),
     Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
           _model_inputs, ("baseline_predictions", "baseline_metrics")),
     # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key

@@ -19,17 +19,19 @@ import resource
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import xxhash
 import yaml
 
-from . import config, distributed, model_card, modeling, progress, retrieval, stages
+from . import config, distributed, local_models, model_card, modeling, progress, stages
 from .config import Config, ConfigError
 from .io import atomic_write_json, atomic_write_text, hash_into, read_json, replace_dir
 from .losses import PadCollator, description_nll, packing_collator
 from .modeling import unwrap_causal_lm
+from .predictor import Prompter
 from .prompts import encode_example
 
 
@@ -245,10 +247,42 @@ def launch(cfg: Config) -> dict:
 
 
 def _train(cfg: Config, callbacks: list | None = None) -> dict:
-    from transformers import EarlyStoppingCallback
+    """The training run in this process, step by step: where to resume, the model, the data, the Trainer, the
+    initial eval loss, training, the report; process 0 writes the adapter."""
+    started = time.perf_counter()
+    folder, last = resume_point(cfg)
+    tokenizer = modeling.load_tokenizer(cfg, padding_side="right")
+    model = lora_model(cfg)
+    data = training_data(cfg, tokenizer)
+    trainer = make_trainer(cfg, model, tokenizer, data, folder / "checkpoints", callbacks)
+    initial_eval_loss = initial_eval(trainer, folder)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    output = trainer.train(resume_from_checkpoint=last)
+    best_eval_loss = trainer.state.best_metric
+    if best_eval_loss is None:  # fewer steps than one eval interval
+        best_eval_loss = trainer.evaluate()["eval_loss"]
+    report = training_report(cfg, trainer, model, data, started, output.metrics.get("train_runtime"),
+                             initial_eval_loss=initial_eval_loss, best_eval_loss=best_eval_loss, resumed_from=last)
+    log_history = trainer.state.log_history
+    if not trainer.is_world_process_zero():
+        return report  # rank 0 alone writes the adapter, tokenizer, report, log history and model card
+    checkpoints = folder / "checkpoints"
+    save_adapter(cfg, model, tokenizer, report, log_history)
+    # The adapter now holds the best weights. The checkpoints only served resuming an unfinished run, and each
+    # weighs adapter + two Adam moments + RNG state (Phi-4-mini, r=16: 23.1 M params × 12 B ≈ 280 MB) times up to
+    # save_total_limit + the best one: ~1 GB per finished run, left behind by every params change otherwise.
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    if cfg.train.merge:
+        merge_adapter(cfg)
+    return report
+
+
+def resume_point(cfg: Config) -> tuple[Path, str | None]:
+    """This configuration's run folder and the checkpoint to resume from (None: start; train.resume false clears
+    the old checkpoints)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    started = time.perf_counter()
     folder = run_dir(cfg)
     checkpoints = folder / "checkpoints"
     if not cfg.train.resume and checkpoints.exists() and distributed.is_main():
@@ -257,25 +291,44 @@ def _train(cfg: Config, callbacks: list | None = None) -> dict:
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
     if last:
         print(f"resuming from {last}", flush=True)
+    return folder, last
 
-    tokenizer = modeling.load_tokenizer(cfg, padding_side="right")
-    model = modeling.load_model(cfg, training=True)
-    model = modeling.apply_lora(model, cfg)
+
+def lora_model(cfg: Config):
+    """The base model in compute_dtype (nf4 for QLoRA) with fresh LoRA adapters on lora.target_modules."""
+    model = modeling.apply_lora(modeling.load_model(cfg, training=True), cfg)
     trainable, total = modeling.count_parameters(model)
     print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})", flush=True)
+    return model
 
-    # with retrieval.k > 0 each row shows its nearest other training rows, cut so its own description still fits
-    train_rows = retrieval.with_neighbours(cfg, tokenizer, stages.read_split(cfg, "train"), for_training=True)
-    validation_rows = retrieval.with_neighbours(cfg, tokenizer, stages.read_split(cfg, "validation"), for_training=True)
-    train_set, train_truncated = tokenize_rows(cfg, tokenizer, train_rows)
+
+@dataclass
+class TrainingData:
+    train_set: object          # datasets.Dataset: input_ids, labels, length
+    eval_set: object
+    train_truncated: int       # rows whose description was cut at train.max_seq_len
+    neighbours_shown: int      # neighbours in the training prompts (retrieval.k > 0)
+
+
+def training_data(cfg: Config, tokenizer) -> TrainingData:
+    """prepare's train and validation splits as tokenized examples. With retrieval.k > 0 each row shows its nearest
+    catalogue rows (the predictor's prompter, as at generation), cut so its own description still fits."""
+    prompter = Prompter(cfg, tokenizer)
+    train_rows = prompter.prompted(stages.read_split(cfg, "train"), "train", for_training=True)
+    validation_rows = prompter.prompted(stages.read_split(cfg, "validation"), "validation", for_training=True)
+    train_set, truncated = tokenize_rows(cfg, tokenizer, train_rows)
     eval_set, _ = tokenize_rows(cfg, tokenizer, validation_rows)
+    return TrainingData(train_set, eval_set, truncated, sum(len(r.get("neighbours") or ()) for r in train_rows))
 
-    trainer_class = make_trainer_class()
-    trainer = trainer_class(
+
+def make_trainer(cfg: Config, model, tokenizer, data: TrainingData, checkpoints: Path, callbacks: list | None):
+    from transformers import EarlyStoppingCallback
+
+    trainer = make_trainer_class()(
         model=model,
         args=training_arguments(cfg, checkpoints),
-        train_dataset=train_set,
-        eval_dataset=eval_set,
+        train_dataset=data.train_set,
+        eval_dataset=data.eval_set,
         data_collator=packing_collator() if cfg.train.packing else PadCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=([EarlyStoppingCallback(cfg.train.early_stopping_patience)]
@@ -287,48 +340,50 @@ def _train(cfg: Config, callbacks: list | None = None) -> dict:
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # its raw dicts repeat what ProgressLines says in one line
+    return trainer
 
+
+def initial_eval(trainer, folder: Path) -> float:
+    """The eval loss before any step (the report's "before"), computed once per run folder: a resumed run reads it."""
     initial_path = folder / "initial_eval.json"
     if initial_path.exists():
-        initial_eval_loss = read_json(initial_path)["eval_loss"]
-    else:
-        # every process evaluates (a collective); rank 0 writes only after all have checked the file above
-        initial_eval_loss = trainer.evaluate()["eval_loss"]
-        if trainer.is_world_process_zero():
-            atomic_write_json(initial_path, {"eval_loss": initial_eval_loss})
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+        return read_json(initial_path)["eval_loss"]
+    # every process evaluates (a collective); rank 0 writes only after all have checked the file above
+    loss = trainer.evaluate()["eval_loss"]
+    if trainer.is_world_process_zero():
+        atomic_write_json(initial_path, {"eval_loss": loss})
+    return loss
 
-    output = trainer.train(resume_from_checkpoint=last)
-    best_eval_loss = trainer.state.best_metric
-    if best_eval_loss is None:  # fewer steps than one eval interval
-        best_eval_loss = trainer.evaluate()["eval_loss"]
 
-    runtime = output.metrics.get("train_runtime") or (time.perf_counter() - started)
+def training_report(cfg: Config, trainer, model, data: TrainingData, started: float, runtime: float | None,
+                    **losses) -> dict:
+    runtime = runtime or (time.perf_counter() - started)
     world_size = trainer.args.world_size
+    trainable, total = modeling.count_parameters(model)
     tokens, targets = total_over_processes(trainer.tokens_seen, trainer.target_tokens_seen)
-    report = {
+    best = trainer.state.best_model_checkpoint
+    return {
         "base_model": cfg.model.name,
         "quantization": cfg.model.quantization,
         "optim": cfg.train.optim,
         "packing": cfg.train.packing,
-        "compute_dtype": str(modeling.compute_dtype(cfg)).replace("torch.", ""),
+        "compute_dtype": modeling.dtype_name(cfg),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "trainable_params": trainable,
         "total_params": total,
         "target_modules": list(cfg.lora.target_modules),
         "adapted_modules": modeling.adapted_modules(model),
-        "train_rows": len(train_set),
-        "train_rows_truncated": train_truncated,
-        "validation_rows": len(eval_set),
+        "train_rows": len(data.train_set),
+        "train_rows_truncated": data.train_truncated,
+        "validation_rows": len(data.eval_set),
         "retrieval_k": cfg.retrieval.k,
-        "train_neighbours_shown": sum(len(r.get("neighbours") or ()) for r in train_rows),
-        "initial_eval_loss": initial_eval_loss,
-        "best_eval_loss": best_eval_loss,
-        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "train_neighbours_shown": data.neighbours_shown,
+        "initial_eval_loss": losses["initial_eval_loss"],
+        "best_eval_loss": losses["best_eval_loss"],
+        "best_checkpoint": Path(best).name if best else None,
         "final_step": trainer.state.global_step,
         "max_steps": trainer.state.max_steps,
-        "resumed_from": last,
+        "resumed_from": losses["resumed_from"],
         "train_s": runtime,
         "world_size": world_size,
         # rows per optimizer step: micro-batch × grad_accum × processes
@@ -339,17 +394,6 @@ def _train(cfg: Config, callbacks: list | None = None) -> dict:
         "wall_s": time.perf_counter() - started,
         "params_hash": cfg.section_hash(*TRAIN_PARAMS),
     }
-    log_history = trainer.state.log_history
-    if not trainer.is_world_process_zero():
-        return report  # rank 0 alone writes the adapter, tokenizer, report, log history and model card
-    save_adapter(cfg, model, tokenizer, report, log_history)
-    # The adapter now holds the best weights. The checkpoints only served resuming an unfinished run, and each
-    # weighs adapter + two Adam moments + RNG state (Phi-4-mini, r=16: 23.1 M params × 12 B ≈ 280 MB) times up to
-    # save_total_limit + the best one: ~1 GB per finished run, left behind by every params change otherwise.
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    if cfg.train.merge:
-        merge_adapter(cfg)
-    return report
 
 
 def total_over_processes(*counts: int) -> list[int]:
@@ -453,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m descgen.train`: the stage outside a notebook (what `accelerate launch` / `torchrun` start)."""
     cfg = config.from_command_line("python -m descgen.train", "Train the LoRA adapter (stage 3) and write "
                                    "modelo_finetuned/ as 03_train_lora does.", argv)
-    modeling.ensure_local_model(cfg)
+    local_models.ensure_for(cfg)
     report = run(cfg)
     if distributed.is_main():
         print(json.dumps({k: report[k] for k in ("initial_eval_loss", "best_eval_loss", "final_step", "world_size",

@@ -47,6 +47,21 @@ def trained_cfg(tmp_path_factory, tiny_model_dir):
     return cfg
 
 
+@pytest.fixture(scope="session")
+def compared_bf16(tmp_path_factory, tiny_model_dir):
+    """The smoke profile in bf16 with one neighbour shown, through compare (a 4-step adapter): what the retrieval
+    tests read their report from and the predictor tests hold describe's texts to. (config, training report, compare
+    report)."""
+    from descgen import baseline, compare, prepare, train
+
+    cfg = make_cfg(tmp_path_factory.mktemp("rag"), "model.dtype=bfloat16", "retrieval.k=1", "train.max_steps=4",
+                   "train.eval_steps=4", "train.save_steps=4", model_dir=tiny_model_dir)
+    prepare.run(cfg)
+    baseline.run(cfg)
+    report = train.run(cfg)
+    return cfg, report, compare.run(cfg)
+
+
 def write_lines(path: Path, lines: list) -> Path:
     """Each item: a dict (dumped as JSON), or raw bytes / str written as they are."""
     with open(path, "wb") as fh:

@@ -18,7 +18,6 @@ import pytest
 from conftest import make_cfg, row, write_lines
 from descgen import describe, facts
 from descgen.clean import clean_text
-from descgen.generate import prompt_texts
 
 
 def args_for(cfg, tmp_path: Path, **values) -> object:
@@ -148,9 +147,9 @@ def test_the_vllm_engine_is_handed_the_hf_paths_prompts(trained_cfg, tmp_path, m
     engine = describe.HFEngine(trained_cfg, base=False)
     rows = [{"line": i + 1, "uid": u, "title": t, "content": ""} for i, (u, t) in
             enumerate([("u1", "French Press 34 oz"), ("u2", "Ballet Tutu")])]
-    assert handed["prompts"] == prompt_texts(engine.tokenizer, trained_cfg.prompt, rows)
+    assert handed["prompts"] == engine.prompter.prompts(rows)
     assert handed["lora"][2] == str(trained_cfg.adapter_dir)
-    assert handed["sampling"]["stop_token_ids"] == engine.stop_ids and handed["sampling"]["temperature"] == 0.0
+    assert handed["sampling"]["stop_token_ids"] == engine.predictor.stop_ids and handed["sampling"]["temperature"] == 0.0
     assert read_out(out)[0] == {"uid": "u1", "title": "French Press 34 oz", "description": "A fine product.",
                                 "stopped": True, "new_tokens": 3, "unsupported": []}
     assert summary["engine"] == "vllm" and summary["not_applied"] == ["no_repeat_ngram_size"]

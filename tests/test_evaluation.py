@@ -1,11 +1,16 @@
 import dataclasses
+import html
+import json
 
 import numpy as np
 import pytest
 import torch
 from transformers import NoRepeatNGramLogitsProcessor
 
-from descgen import compare, demo, evaluation, generate, modeling
+from descgen import compare, demo, evaluation, generate, retrieval, stages
+from descgen.predictor import Predictor
+
+from conftest import make_cfg
 
 
 def test_rouge_of_identical_text_is_one_and_of_disjoint_text_is_zero():
@@ -70,7 +75,8 @@ def test_retrieval_floor_picks_the_most_similar_training_title():
                   {"title": "Girls Ballet Tutu Neon Pink", "content": "tutu"},
                   {"title": "Cast Iron Skillet 10 Inch", "content": "skillet"}]
     test_rows = [{"title": "Ballet Tutu for Girls, Pink"}, {"title": "10 inch skillet, cast iron"}]
-    assert [r["content"] for r in evaluation.retrieval_floor(train_rows, test_rows)] == ["tutu", "skillet"]
+    source = retrieval.NeighbourSource(retrieval.build(train_rows), train_rows)
+    assert [r["content"] for r in evaluation.retrieval_floor(source, test_rows)] == ["tutu", "skillet"]
 
 
 def test_verdict_follows_the_confidence_interval():
@@ -80,22 +86,20 @@ def test_verdict_follows_the_confidence_interval():
                                        "vs_retrieval_rougeL": "no significant difference"}
 
 
-def test_batched_and_one_at_a_time_greedy_generation_agree(smoke_cfg):
-    model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
-    stops = modeling.stop_token_ids(model, tokenizer)
+def test_batched_and_one_at_a_time_greedy_generation_agree(tmp_path, tiny_model_dir):
+    predictor = Predictor.load(make_cfg(tmp_path, "retrieval.k=0", model_dir=tiny_model_dir), adapter=False)
     titles = [{"title": t} for t in ["Girls Ballet Tutu Neon Pink", "Stainless Steel French Press Coffee Maker, 34 oz",
                                      "Kids Magnetic Tiles", "The Art of War (Penguin Classics) Annotated Hardcover Edition"]]
-    batched = generate.generate(model, tokenizer, smoke_cfg.prompt, titles, smoke_cfg.eval, stops, batch_size=4)
-    single = [generate.generate(model, tokenizer, smoke_cfg.prompt, [t], smoke_cfg.eval, stops, batch_size=1)[0]
-              for t in titles]
+    batched = predictor.generate(titles, base=True, batch_size=4)
+    single = [predictor.generate([t], base=True, batch_size=1)[0] for t in titles]
     assert [g.text for g in batched] == [g.text for g in single]
     assert all(g.new_tokens > 0 for g in batched)
 
 
-def test_generation_respects_max_new_tokens_and_reports_no_stop(smoke_cfg):
-    model, tokenizer = modeling.load_for_inference(smoke_cfg, adapter=False)
-    out = generate.generate(model, tokenizer, smoke_cfg.prompt, [{"title": "Tutu"}], smoke_cfg.eval,
-                            stop_ids=[-1], max_new_tokens=5)[0]
+def test_generation_respects_max_new_tokens_and_reports_no_stop(tmp_path, tiny_model_dir):
+    predictor = Predictor.load(make_cfg(tmp_path, "retrieval.k=0", model_dir=tiny_model_dir), adapter=False)
+    predictor.stop_ids = [-1]  # no token can end it
+    out = predictor.generate([{"title": "Tutu"}], base=True, max_new_tokens=5)[0]
     assert out.new_tokens == 5 and out.stopped is False
 
 
@@ -153,37 +157,41 @@ def test_copy_ngram_ban_lets_the_model_copy_a_neighbour_that_repeats_a_phrase_bu
 
 
 
-def test_demo_runs_headless_and_writes_its_table(trained_cfg):
+def test_the_demo_shows_the_predictors_texts_for_its_titles_and_writes_them(trained_cfg):
     cfg = trained_cfg
-    table = demo.run(cfg)
-    assert list(table.columns) == ["title", "base", "fine-tuned"]
-    assert list(table["title"]) == list(cfg.demo.titles)
-    assert (cfg.outputs_dir / "demo" / "demo.jsonl").exists()
+    predictor = demo.load(cfg)
+    table = demo.run(cfg, predictor)
+    titles = [{"title": t} for t in cfg.demo.titles]
+    assert table.to_dict(orient="records") == [
+        {"title": t["title"], "base": b.text, "fine-tuned": f.text}
+        for t, b, f in zip(titles, predictor.generate(titles, base=True), predictor.generate(titles))]
+    assert [json.loads(line) for line in stages.path(cfg, "demo_rows").read_text().splitlines()] == \
+        table.to_dict(orient="records")
 
 
-def test_evaluating_a_fine_tuned_model_leaves_its_adapter_unmerged(trained_cfg):
-    from descgen import stages
-
+def test_scoring_the_fine_tune_leaves_the_base_weights_untouched_and_the_adapter_unmerged(trained_cfg):
     cfg = trained_cfg
     rows = stages.read_split(cfg, "test")[:4]
-    model, tokenizer = modeling.load_for_inference(cfg, adapter=True)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    evaluation.evaluate_model(cfg, model, tokenizer, rows, "finetuned")
-    after = model.state_dict()
-    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
-    assert not any(getattr(m, "merged", False) for m in model.modules())
+    predictor = Predictor.load(cfg, adapter=True)
+    before = {k: v.clone() for k, v in predictor.model.state_dict().items()}
+    evaluation.score_model(cfg, predictor, rows, "finetuned")
+    after = predictor.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not any(getattr(m, "merged", False) for m in predictor.model.modules())
 
 
-def test_demo_widget_generates_both_answers_on_click(trained_cfg):
-    cfg = trained_cfg
-    model, tokenizer, stops = demo.load(cfg)
-    ui = demo.widget(cfg, model, tokenizer, stops)
+def test_demo_widget_shows_the_predictors_texts_for_the_typed_title_and_settings(trained_cfg):
+    predictor = demo.load(trained_cfg)
+    ui = demo.widget(predictor)
     title, controls, button, answers = ui.children
     title.value = "Cast Iron Skillet 10 Inch"
     controls.children[2].value = 16  # max tokens
     button.click()
     base_html, tuned_html = (box.children[0].value for box in answers.children)
-    assert base_html.startswith("<b>base</b>") and tuned_html.startswith("<b>fine-tuned</b>")
+    row = [{"title": "Cast Iron Skillet 10 Inch"}]
+    base, tuned = (predictor.generate(row, base=flag, max_new_tokens=16)[0].text for flag in (True, False))
+    assert base_html == f"<b>base</b><p>{html.escape(base)}</p>"
+    assert tuned_html == f"<b>fine-tuned</b><p>{html.escape(tuned)}</p>"
     assert not button.disabled
 
 

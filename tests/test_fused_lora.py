@@ -79,7 +79,7 @@ def test_disabled_and_merged_adapters_take_peft_own_path(twin_models):
     fused.eval()
     stock.eval()
     with torch.no_grad():
-        with modeling.base_only(fused), modeling.base_only(stock):
+        with fused.disable_adapter(), stock.disable_adapter():
             torch.testing.assert_close(fused(input_ids=ids).logits, stock(input_ids=ids).logits)
         with_adapter = fused(input_ids=ids).logits
         fused.merge_adapter()

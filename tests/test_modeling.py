@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from descgen import modeling
+from descgen import local_models, modeling
 from descgen.config import ConfigError
 
 from conftest import make_cfg
@@ -71,9 +71,26 @@ def test_default_profile_lora_on_phi4_minis_real_architecture_trains_23m_params(
     from descgen import config
 
     with torch.device("meta"):
-        model = Phi3ForCausalLM(Phi3Config(**modeling.PHI4_MINI_ARCHITECTURE))
+        model = Phi3ForCausalLM(Phi3Config(**local_models.PHI4_MINI_ARCHITECTURE))
     assert sum(p.numel() for p in model.parameters()) == 3_836_021_760
     peft_model = modeling.apply_lora(model, config.load())
     # per layer r × (in + out): qkv 16·(3072+5120) + o 16·(3072+3072) + gate_up 16·(3072+16384) + down 16·(8192+3072)
     assert modeling.count_parameters(peft_model)[0] == 32 * 16 * (8192 + 6144 + 19456 + 11264) == 23_068_672
     assert modeling.adapted_modules(peft_model) == {"qkv_proj": 32, "o_proj": 32, "gate_up_proj": 32, "down_proj": 32}
+
+
+def test_auto_dtype_follows_the_cpus_bf16_instructions_not_a_timing(smoke_cfg, monkeypatch):
+    cfg = config_with(smoke_cfg, "auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for avx512_bf16, amx, expected in ((True, False, torch.bfloat16), (False, True, torch.bfloat16),
+                                       (False, False, torch.float32)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert [modeling.compute_dtype(cfg) for _ in range(3)] == [expected] * 3
+    assert modeling.dtype_name(config_with(smoke_cfg, "float16")) == "float16"
+
+
+def config_with(cfg, dtype: str):
+    import dataclasses
+
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, dtype=dtype))

@@ -126,6 +126,19 @@ def test_changed_code_is_reported_but_does_not_rerun(fake_runs, tmp_path, monkey
     assert "baseline: up to date\n" in out
 
 
+def test_another_kind_of_machine_reruns_every_stage_that_runs_the_model(fake_runs, monkeypatch, capsys):
+    from descgen import modeling
+
+    main, ran = fake_runs
+    monkeypatch.setattr(modeling, "cpu_has_bf16", lambda: True)
+    assert main("--set", "model.dtype=auto") == 0 and ran == ALL
+    assert main("--set", "model.dtype=auto") == 0 and ran == []
+    monkeypatch.setattr(modeling, "cpu_has_bf16", lambda: False)  # the same outputs, continued on an AVX2-only CPU
+    capsys.readouterr()
+    assert main("--set", "model.dtype=auto") == 0 and ran == ["baseline", "train", "compare", "demo"]
+    assert "compute dtype changed (bfloat16 there, float32 here)" in capsys.readouterr().out
+
+
 def test_a_deleted_artifact_reruns_its_stage(fake_runs, tmp_path):
     main, ran = fake_runs
     main()
@@ -237,6 +250,18 @@ def test_smoke_run_executes_every_notebook_without_an_error_cell(smoke_run):
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, (stage.name, errors)
         assert executed.with_suffix(".html").stat().st_size > 10_000
+
+
+@pytest.mark.e2e
+def test_rendered_notebooks_and_the_runs_output_carry_no_library_noise(smoke_run):
+    copy, done, _ = smoke_run
+    for stage in stages.STAGES:
+        nb = nbformat.read(copy / "outputs" / "notebooks" / stage.notebook, as_version=4)
+        stderr = [o["text"] for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        assert stderr == [], (stage.name, stderr)
+    printed = done.stdout + done.stderr
+    for noise in ("Kernel is running over TCP", "Failed to load CPU gemm_4bit_forward", "is deprecated", "Warning"):
+        assert noise not in printed
 
 
 @pytest.mark.e2e

@@ -2,12 +2,11 @@
 prepare hands on."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from descgen import generate, modeling, prepare, retrieval, stages
+from descgen import modeling, predictor, prepare, retrieval, stages
 from descgen.prompts import answer_tokens, encode_example, encode_prompt, prompt_text
 
 from conftest import make_cfg
@@ -19,6 +18,10 @@ TRAIN = [
     {"uid": "t4", "title": "girls ballet tutu, neon pink!", "content": "Same title, other punctuation."},
     {"uid": "t5", "title": "Stainless Steel French Press 34 oz", "content": "Rich coffee in four minutes."},
 ]
+
+
+def source_of(rows):
+    return retrieval.NeighbourSource(retrieval.build(rows), rows)
 
 
 def test_a_row_never_sees_itself_nor_a_row_with_its_normalised_title():
@@ -48,7 +51,7 @@ def test_k_zero_leaves_rows_and_the_prompt_as_they_were(tmp_path, tiny_model_dir
     cfg = make_cfg(tmp_path, "retrieval.k=0", model_dir=tiny_model_dir)
     tokenizer = modeling.load_tokenizer(cfg)
     rows = [dict(TRAIN[0])]
-    attached = retrieval.attach(cfg, tokenizer, rows, TRAIN, retrieval.build(TRAIN))
+    attached = retrieval.attach(cfg, tokenizer, rows, source_of(TRAIN))
     assert attached is rows
     assert prompt_text(tokenizer, cfg.prompt, attached[0]) == (
         "<|user|>Write the Amazon product description for this product.\n\nTitle: Girls Ballet Tutu Neon Pink"
@@ -58,8 +61,8 @@ def test_k_zero_leaves_rows_and_the_prompt_as_they_were(tmp_path, tiny_model_dir
 def test_neighbours_come_before_the_title_with_their_labels(tmp_path, tiny_model_dir):
     cfg = make_cfg(tmp_path, "retrieval.k=1", model_dir=tiny_model_dir)
     tokenizer = modeling.load_tokenizer(cfg)
-    (row,) = retrieval.attach(cfg, tokenizer, [{"uid": "q", "title": "Toddler Ballet Tutu Neon Pink"}], TRAIN,
-                              retrieval.build(TRAIN))
+    (row,) = retrieval.attach(cfg, tokenizer, [{"uid": "q", "title": "Toddler Ballet Tutu Neon Pink"}],
+                              source_of(TRAIN))
     assert prompt_text(tokenizer, cfg.prompt, row) == (
         "<|user|>Write the Amazon product description for this product.\n\n"
         f"Similar product: {row['neighbours'][0]['title']}\nIts description: A pink tulle tutu for dance class.\n\n"
@@ -71,7 +74,7 @@ def test_neighbours_are_cut_to_the_budget_and_never_the_answer(tmp_path, tiny_mo
     tokenizer = modeling.load_tokenizer(cfg)
     long_train = [dict(r, content=r["content"] + " It is lovely." * 40) for r in TRAIN]
     row = {"uid": "q", "title": "Toddler Ballet Tutu Neon Pink", "content": "A tutu. " * 12}
-    (fitted,) = retrieval.attach(cfg, tokenizer, [row], long_train, retrieval.build(long_train), for_training=True)
+    (fitted,) = retrieval.attach(cfg, tokenizer, [row], source_of(long_train), for_training=True)
     assert 1 <= len(fitted["neighbours"]) <= 3
     for n in fitted["neighbours"]:
         assert len(tokenizer(n["content"], add_special_tokens=False)["input_ids"]) <= 12
@@ -79,7 +82,7 @@ def test_neighbours_are_cut_to_the_budget_and_never_the_answer(tmp_path, tiny_mo
     assert not example.truncated  # the answer kept all its tokens and its end tokens
     # a budget too small for any neighbour: none are shown, the answer still fits
     tight = make_cfg(tmp_path, "retrieval.k=3", "train.max_seq_len=60", model_dir=tiny_model_dir)
-    (bare,) = retrieval.attach(tight, tokenizer, [row], long_train, retrieval.build(long_train), for_training=True)
+    (bare,) = retrieval.attach(tight, tokenizer, [row], source_of(long_train), for_training=True)
     assert bare["neighbours"] == [] or len(encode_prompt(tokenizer, tight.prompt, bare)) + answer_tokens(
         tokenizer, tight.prompt, bare) <= 60
 
@@ -88,8 +91,7 @@ def test_generation_prompts_leave_room_for_max_new_tokens(tmp_path, tiny_model_d
     cfg = make_cfg(tmp_path, "retrieval.k=2", model_dir=tiny_model_dir)
     tokenizer = modeling.load_tokenizer(cfg)
     long_train = [dict(r, content=r["content"] + " It is lovely." * 40) for r in TRAIN]
-    (row,) = retrieval.attach(cfg, tokenizer, [{"title": "Toddler Ballet Tutu"}], long_train,
-                              retrieval.build(long_train))
+    (row,) = retrieval.attach(cfg, tokenizer, [{"title": "Toddler Ballet Tutu"}], source_of(long_train))
     assert row["neighbours"]
     assert len(encode_prompt(tokenizer, cfg.prompt, row)) <= cfg.train.max_seq_len - cfg.eval.max_new_tokens
 
@@ -97,7 +99,7 @@ def test_generation_prompts_leave_room_for_max_new_tokens(tmp_path, tiny_model_d
 def test_min_similarity_drops_far_neighbours(tmp_path, tiny_model_dir):
     cfg = make_cfg(tmp_path, "retrieval.k=4", "retrieval.min_similarity=0.99", model_dir=tiny_model_dir)
     tokenizer = modeling.load_tokenizer(cfg)
-    (row,) = retrieval.attach(cfg, tokenizer, [{"title": "Cast Iron Pan"}], TRAIN, retrieval.build(TRAIN))
+    (row,) = retrieval.attach(cfg, tokenizer, [{"title": "Cast Iron Pan"}], source_of(TRAIN))
     assert row["neighbours"] == []
 
 
@@ -118,31 +120,18 @@ def test_prepare_writes_the_index_and_a_changed_train_split_rebuilds_it(tmp_path
 def test_the_floor_copies_the_nearest_title_through_the_index():
     from descgen import evaluation
 
-    index = retrieval.build(TRAIN)
-    floor = evaluation.retrieval_floor(TRAIN, [{"uid": "q", "title": "Cast Iron Skillet 12 Inch"}], index)
+    floor = evaluation.retrieval_floor(source_of(TRAIN), [{"uid": "q", "title": "Cast Iron Skillet 12 Inch"}])
     assert floor[0]["uid"] == "t3"
 
 
-@pytest.fixture(scope="module")
-def compared_with_neighbours(tmp_path_factory, tiny_model_dir):
-    from descgen import baseline, compare, train
-
-    cfg = make_cfg(tmp_path_factory.mktemp("rag"), "retrieval.k=1", "train.max_steps=4", "train.eval_steps=4",
-                   "train.save_steps=4", model_dir=tiny_model_dir)
-    prepare.run(cfg)
-    baseline.run(cfg)
-    report = train.run(cfg)
-    return cfg, report, compare.run(cfg)
-
-
-def test_training_with_neighbours_shows_them_and_reports_it(compared_with_neighbours):
-    _, report, _ = compared_with_neighbours
+def test_training_with_neighbours_shows_them_and_reports_it(compared_bf16):
+    _, report, _ = compared_bf16
     assert report["retrieval_k"] == 1 and 0 < report["train_neighbours_shown"] <= report["train_rows"]
     assert report["train_rows_truncated"] == 0 or report["train_rows_truncated"] < report["train_rows"]
 
 
-def test_compare_json_scores_every_system_alike_with_neighbours(compared_with_neighbours):
-    cfg, _, report = compared_with_neighbours
+def test_compare_json_scores_every_system_alike_with_neighbours(compared_bf16):
+    cfg, _, report = compared_bf16
     assert set(report["models"]) == {"baseline", "baseline_rag", "finetuned", "retrieval", "gated"}
     assert set(report["vs_baseline"]) == {"baseline_rag", "finetuned", "retrieval", "gated"}
     assert set(report["vs_retrieval"]) == {"baseline", "baseline_rag", "finetuned", "gated"}
@@ -180,8 +169,8 @@ def test_the_gate_copies_only_above_the_threshold_that_scores_best_on_validation
     assert best_threshold(similarity, copied * 0, wrote)[0] == float("inf")  # copying never helps: never copy
 
 
-def test_generate_without_prepared_splits_names_the_stage_to_run_before_loading_a_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["generate", "--profile", "smoke", "--set", f"paths.outputs={tmp_path}",
-                                      "--set", "model.name=no/such-model", "Girls Ballet Tutu"])
-    with pytest.raises(SystemExit, match=r"^generate: .*train.jsonl not found: run the prepare stage first"):
-        generate.main()
+def test_the_predictor_command_without_prepared_splits_names_the_stage_to_run_before_loading_a_model(tmp_path):
+    argv = ["--profile", "smoke", "--set", f"paths.outputs={tmp_path}", "--set", "model.build=null",
+            "--set", "model.name=no/such-model", "--base", "Girls Ballet Tutu"]
+    with pytest.raises(SystemExit, match=r"^predictor: .*train.jsonl not found: run the prepare stage first"):
+        predictor.main(argv)

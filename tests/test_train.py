@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from descgen import generate, losses, modeling, prepare, train
+from descgen import losses, modeling, prepare, train
+from descgen.predictor import Predictor
 from descgen.prompts import encode_example
 
 from conftest import make_cfg
@@ -96,16 +97,14 @@ def test_saved_adapter_reloads_with_peft_and_generates_the_same_text(prepared):
 
     cfg = prepared("train.epochs=1.0")
     train.run(cfg)
-    tokenizer = modeling.load_tokenizer(cfg)
+    tokenizer = modeling.load_tokenizer(cfg, padding_side="left")
     live = PeftModel.from_pretrained(modeling.load_model(cfg), str(cfg.adapter_dir)).eval()
-    stops = modeling.stop_token_ids(live, tokenizer)
     titles = [{"title": "Girls Ballet Tutu Neon Pink"}, {"title": "Cast Iron Skillet 10 Inch"}]
-    first = generate.generate(live, tokenizer, cfg.prompt, titles, cfg.eval, stops)
-    again, tokenizer2 = modeling.load_for_inference(cfg, adapter=True)
-    second = generate.generate(again, tokenizer2, cfg.prompt, titles, cfg.eval, stops)
-    assert [g.text for g in first] == [g.text for g in second]
-    base = generate.generate(again, tokenizer2, cfg.prompt, titles, cfg.eval, stops, base=True)
-    assert [g.text for g in base] != [g.text for g in second]  # the adapter changes what is written
+    first = Predictor(cfg, live, tokenizer, adapter=True).generate(titles)  # PEFT's own loading, by hand
+    again = Predictor.load(cfg, adapter=True)
+    assert [g.text for g in first] == [g.text for g in again.generate(titles)]
+    base = again.generate(titles, base=True)
+    assert [g.text for g in base] != [g.text for g in first]  # the adapter changes what is written
 
 
 def test_an_adapter_from_other_params_is_kept_not_overwritten(prepared, tmp_path):
@@ -147,7 +146,7 @@ def test_qlora_4bit_trains_and_reloads_as_the_very_model_it_trained(prepared):
     live = LiveModelAtTheEnd(batch)
     report = train.run(cfg, callbacks=[live])
     assert report["final_step"] == 4 and report["quantization"] == "4bit"
-    model, _ = modeling.load_for_inference(cfg, adapter=True)
+    model = Predictor.load(cfg, adapter=True).model
     reloaded = dict(model.named_parameters())
     # training ran the unquantized parameters (norms, embeddings) in fp32: a reload that kept them bf16 was another
     # model (found at real size, bench/real_size.py)
@@ -167,11 +166,10 @@ def test_merge_writes_a_plain_model_that_generates_like_the_adapter(prepared):
     merged_dir = cfg.adapter_dir / "merged"
     assert (merged_dir / "model.safetensors").exists() and (merged_dir / "tokenizer.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
-    adapted, tokenizer = modeling.load_for_inference(cfg, adapter=True)
-    stops = modeling.stop_token_ids(adapted, tokenizer)
+    adapted = Predictor.load(cfg, adapter=True)
     titles = [{"title": "Girls Ballet Tutu Neon Pink"}]
-    assert ([g.text for g in generate.generate(merged, tokenizer, cfg.prompt, titles, cfg.eval, stops)]
-            == [g.text for g in generate.generate(adapted, tokenizer, cfg.prompt, titles, cfg.eval, stops)])
+    as_merged = Predictor(cfg, merged, adapted.tokenizer, adapter=False)  # the merged folder is a plain model
+    assert [g.text for g in as_merged.generate(titles, base=True)] == [g.text for g in adapted.generate(titles)]
 
 
 def test_a_paged_8bit_optimizer_from_params_trains_on_cpu(prepared):

@@ -1,0 +1,213 @@
+"""One path from a product title to a text: every description the project shows comes from here.
+
+A `Predictor` is built once from the config and holds what a text depends on: the model and tokenizer (the adapter
+from `paths.adapter_dir` when asked for), the stop ids, the decoding settings (`eval`), the prompt builder and the
+neighbour lookup (`retrieval.k` nearest catalogue rows, fitted to the prompt). It offers
+
+    predictor.prompted(rows)                 rows with their neighbours, as every prompt shows them
+    predictor.generate(prompted, base=...)   texts, with stopped / new-token counts
+    predictor.reference_nll(prompted, base=...)
+
+and nothing else in the package loads a model for generation: baseline, compare (every system and the gate's
+validation run), describe's HF engine, the demo, the web app and `python -m descgen.predictor` all go through it,
+so one title gets one text wherever it is shown (tests/test_predictor.py holds them to that).
+
+The base model is exact. The adapter is never merged: `base=True` runs PEFT's forward with the adapter disabled,
+which is the base layer's own forward on untouched weights. Merging and unmerging in bf16 does not give W back
+(W + BA - BA != W: on the smoke model 31 k of 140 k weights changed, and 3 of 40 greedy texts), so a "base" text
+after a merged fine-tune is not the base model's. The fine-tune runs PEFT's unmerged LoRA: one path, whichever
+model a caller asks for first.
+
+    python -m descgen.predictor "Girls Ballet Tutu Neon Pink"            # fine-tuned (modelo_finetuned/)
+    python -m descgen.predictor --base --profile smoke "French Press"     # the base model
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from . import distributed, modeling, retrieval, stages
+from .config import Config
+from .generate import Generation, decode_new_tokens, decoding_kwargs, length_batches
+from .losses import PadCollator, nll_from_hidden
+from .progress import Progress
+from .prompts import encode_example, prompt_text
+
+
+class Prompter:
+    """Rows -> prompts: the neighbour lookup and the prompt builder of one config and tokenizer, without a model.
+    The predictor has one; describe's vLLM engine and training build theirs, so every prompt comes from here."""
+
+    def __init__(self, cfg: Config, tokenizer):
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self._neighbour_source: retrieval.NeighbourSource | None = None
+
+    @property
+    def neighbour_source(self) -> "retrieval.NeighbourSource":
+        """prepare's index and catalogue, loaded on first use and kept (the demo and the web app ask per title)."""
+        if self._neighbour_source is None:
+            self._neighbour_source = retrieval.NeighbourSource.load(self.cfg)
+        return self._neighbour_source
+
+    def prompted(self, rows: list[dict], split: str | None = None, for_training: bool = False) -> list[dict]:
+        """`rows` with their neighbours as every prompt shows them: the retrieval.k nearest catalogue rows at least
+        retrieval.min_similarity similar, cut to leave the answer its room (the row's own description in training,
+        eval.max_new_tokens otherwise). `split` names the prepare split the rows are. k = 0: the rows as they are,
+        the plain prompt."""
+        if not self.cfg.retrieval.k:
+            return list(rows)
+        found = self.neighbour_source.nearest(rows, self.cfg.retrieval.k, split)
+        return retrieval.fit(self.cfg, self.tokenizer, rows, found, for_training)
+
+    def prompts(self, prompted: list[dict]) -> list[str]:
+        """The text each row is continued from: what HF generate and vLLM (describe --engine vllm) both get."""
+        return [prompt_text(self.tokenizer, self.cfg.prompt, row) for row in prompted]
+
+
+class Predictor:
+    """The model (+ adapter), tokenizer, stop ids, decoding settings and prompter of one config, loaded once and
+    reused for every call."""
+
+    def __init__(self, cfg: Config, model, tokenizer, adapter: bool):
+        self.cfg = cfg
+        self.model = model
+        self.tokenizer = tokenizer
+        self.adapter = adapter
+        self.stop_ids = modeling.stop_token_ids(model, tokenizer)
+        self.dtype = modeling.dtype_name(cfg)
+        self.prompter = Prompter(cfg, tokenizer)
+
+    @classmethod
+    def load(cls, cfg: Config, adapter: bool = True) -> "Predictor":
+        """The base model in compute_dtype (4-bit when model.quantization says so), with the trained adapter on top
+        when `adapter`; eval mode; the tokenizer pads on the left (generation continues every row's last token)."""
+        if adapter:
+            stages.require(cfg, "adapter_config")  # before loading gigabytes of base weights
+        if cfg.retrieval.k:
+            retrieval.check_ready(cfg)  # the neighbours come from prepare's index: say so before a model loads
+        tokenizer = modeling.load_tokenizer(cfg, padding_side="left")
+        model = modeling.load_model(cfg)
+        if adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(cfg.adapter_dir))
+        model.eval()
+        return cls(cfg, model, tokenizer, adapter)
+
+    @property
+    def neighbour_source(self) -> "retrieval.NeighbourSource":
+        return self.prompter.neighbour_source
+
+    def prompted(self, rows: list[dict], split: str | None = None) -> list[dict]:
+        """`Prompter.prompted` for generation."""
+        return self.prompter.prompted(rows, split)
+
+    def prompts(self, prompted: list[dict]) -> list[str]:
+        return self.prompter.prompts(prompted)
+
+    # ------------------------------------------------------------------------------------------ texts
+    def generate(self, prompted: list[dict], base: bool = False, batch_size: int | None = None,
+                 progress: bool | str = False, spread: bool = True, **override) -> list[Generation]:
+        """A description for each of `prompted` (from `prompted()`), in order: greedy batches, longest prompts first,
+        stopped on any stop id. `base=True` turns the adapter off for the call. `override`: the demo's decoding
+        controls (do_sample, temperature, max_new_tokens); None keeps params. With several processes
+        (eval.num_processes) and `spread`, each generates its share of the batches, each exactly as one process would
+        (same rows, same padding), and all get the whole list back; `spread=False` when each process brings rows of
+        its own (describe)."""
+        if base is False and not self.adapter:
+            raise ValueError("this predictor holds the base model only: Predictor.load(cfg, adapter=True) for the "
+                             "fine-tune")
+        texts = self.prompts(prompted)
+        batches = length_batches(self.tokenizer, texts, batch_size or self.cfg.eval.batch_size)
+        mine = distributed.shard_batches(len(batches)) if spread else range(len(batches))
+        rank, size = distributed.world() if spread else (0, 1)
+        label = progress if isinstance(progress, str) else "generating"
+        meter = Progress(label if size == 1 else f"{label}, process {rank + 1}/{size}",
+                         sum(len(batches[b]) for b in mine), enabled=bool(progress) and rank == 0)
+        results: list[Generation | None] = [None] * len(texts)
+        stop = torch.tensor(self.stop_ids)
+        with self._as(base), torch.inference_mode():
+            for b in mine:
+                chunk = batches[b]
+                enc = self.tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
+                                     add_special_tokens=False).to(self.model.device)
+                kwargs = decoding_kwargs(self.cfg.eval, self.stop_ids, self.tokenizer.pad_token_id,
+                                         prompt_ids=enc["input_ids"], **override)
+                new = self.model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:].cpu()
+                for row, index in enumerate(chunk):
+                    results[index] = decode_new_tokens(self.tokenizer, new[row], stop)
+                meter.update(len(chunk))
+        meter.close()
+        return distributed.gather_in_order(results) if spread else results
+
+    @torch.inference_mode()
+    def reference_nll(self, prompted: list[dict], base: bool = False) -> list[float]:
+        """Mean NLL per description token of each row's reference (`content`, end tokens included) given its
+        prompt: the perplexity compare reports. Batches of eval.batch_size, longest first (a batch pads to its
+        longest row); one row at a time through the head, so logits stay [one description × vocab]."""
+        cfg = self.cfg
+        examples = [encode_example(self.tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in prompted]
+        collate = PadCollator(self.tokenizer.pad_token_id)
+        causal_lm = modeling.unwrap_causal_lm(self.model)
+        lm_head = causal_lm.get_output_embeddings()
+        nll: list[float | None] = [None] * len(examples)
+        size = cfg.eval.batch_size
+        order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
+        with self._as(base):
+            for b in distributed.shard_batches((len(examples) + size - 1) // size):
+                chunk = order[b * size:(b + 1) * size]
+                batch = collate([{"input_ids": examples[i].input_ids, "labels": examples[i].labels} for i in chunk])
+                batch = {k: v.to(self.model.device) for k, v in batch.items()}
+                hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
+                                                 attention_mask=batch["attention_mask"]).last_hidden_state
+                for row, index in enumerate(chunk):
+                    total, count = nll_from_hidden(hidden[row:row + 1], batch["labels"][row:row + 1], lm_head,
+                                                   cfg.train.loss_chunk_tokens)
+                    nll[index] = float(total) / max(count, 1)
+        return distributed.gather_in_order(nll)
+
+    def _as(self, base: bool):
+        """The base model for the block (PEFT's adapter disabled: the base layers' own forward, weights untouched),
+        or the model as loaded."""
+        import contextlib
+
+        if base and self.adapter:
+            return self.model.disable_adapter()
+        return contextlib.nullcontext()
+
+
+# ------------------------------------------------------------------------------------------ command line
+def main(argv: list[str] | None = None) -> int:
+    from . import config, local_models
+
+    parser = argparse.ArgumentParser(prog="python -m descgen.predictor",
+                                     description="Write a product description for each title, as describe would.")
+    parser.add_argument("titles", nargs="+")
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--base", action="store_true", help="the base model, without the adapter")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None, help="sample at this temperature (default: greedy)")
+    args = parser.parse_args(argv)
+    cfg = config.load(args.profile, args.overrides)
+    local_models.ensure_for(cfg)
+    try:
+        predictor = Predictor.load(cfg, adapter=not args.base)
+    except stages.MissingArtifact as exc:
+        raise SystemExit(f"predictor: {exc}" + ("; or --set retrieval.k=0 to write without neighbours"
+                                                if cfg.retrieval.k else "")) from None
+    override = {"max_new_tokens": args.max_new_tokens}
+    if args.temperature is not None:
+        override.update(do_sample=True, temperature=args.temperature)
+    prompted = predictor.prompted([{"title": t} for t in args.titles])
+    for title, result in zip(args.titles, predictor.generate(prompted, base=args.base, **override)):
+        print(f"# {title}\n{result.text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

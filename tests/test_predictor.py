@@ -1,0 +1,111 @@
+"""The predictor: one path from a title to a text. The base model's text is the base model's (never from weights an
+adapter was merged into and out of), and one title gets one text wherever it is shown: compare, describe, the demo
+and the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from conftest import make_cfg
+from descgen import demo, describe, predictor as predictor_module, stages
+from descgen.predictor import Predictor
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in open(path)]
+
+
+def describe_args(source, output, **values):
+    args = describe.parse_args(["--input", str(source), "--output", str(output)])
+    for key, value in values.items():
+        setattr(args, key, value)
+    return args
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_base_models_text_after_the_fine_tune_ran_is_a_freshly_loaded_base_models(trained_cfg, tmp_path, dtype):
+    cfg = make_cfg(tmp_path, f"model.dtype={dtype}", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    rows = stages.read_split(trained_cfg, "test")
+    both = Predictor.load(cfg, adapter=True)
+    tuned = both.generate(rows)
+    after = both.generate(rows, base=True)
+    fresh = Predictor.load(cfg, adapter=False).generate(rows, base=True)
+    assert [g.text for g in after] == [g.text for g in fresh]
+    assert [g.new_tokens for g in after] == [g.new_tokens for g in fresh]
+    assert [g.text for g in tuned] != [g.text for g in fresh]  # the adapter was on for the fine-tune's texts
+
+
+def test_merging_and_unmerging_in_bf16_does_not_give_the_base_weights_back(trained_cfg, tmp_path):
+    """Why the predictor never merges: W + BA - BA is not W in bf16 (the old compare's "base model" was this)."""
+    cfg = make_cfg(tmp_path, "model.dtype=bfloat16", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    model = Predictor.load(cfg, adapter=True).model
+    before = {k: v.clone() for k, v in model.state_dict().items() if "base_layer" in k}
+    model.merge_adapter()
+    model.unmerge_adapter()
+    changed = sum(int((before[k] != v).sum()) for k, v in model.state_dict().items() if k in before)
+    assert changed > 0
+
+
+def test_a_base_only_predictor_refuses_to_write_as_the_fine_tune(trained_cfg, tmp_path):
+    cfg = make_cfg(tmp_path, "retrieval.k=0", f"model.name={trained_cfg.model.name}")
+    with pytest.raises(ValueError, match="holds the base model only"):
+        Predictor.load(cfg, adapter=False).generate([{"title": "Tutu"}])
+
+
+def test_describe_writes_compares_texts_in_bf16_for_both_models(compared_bf16, tmp_path):
+    """The issue's check: with model.dtype bfloat16, compare's baseline_rag is describe --base and its finetuned is
+    describe's default output, row for row."""
+    cfg, _, _ = compared_bf16
+    test_split = stages.path(cfg, "test_split")
+    for name, base in (("baseline_rag", True), ("finetuned", False)):
+        out = tmp_path / f"{name}.jsonl"
+        describe.run(cfg, describe_args(test_split, out, base=base))
+        predictions = read_jsonl(stages.path(cfg, f"{name}_predictions"))
+        described = read_jsonl(out)
+        assert [d["description"] for d in described] == [p["output"] for p in predictions], name
+        assert [d["neighbours"] for d in described] == [[n["uid"] for n in p["neighbours"]] for p in predictions]
+        assert [d["stopped"] for d in described] == [p["stopped"] for p in predictions]
+
+
+def test_one_title_gets_one_text_in_the_demo_describe_and_the_command_line(compared_bf16, tmp_path, capsys):
+    cfg, _, _ = compared_bf16
+    table = demo.run(cfg).to_dict(orient="records")
+    titles = list(cfg.demo.titles)
+    out = tmp_path / "stdin.jsonl"
+    describe.run(cfg, describe_args("-", out), stdin=io.StringIO("".join(t + "\n" for t in titles)))
+    assert [r["description"] for r in read_jsonl(out)] == [r["fine-tuned"] for r in table]
+    argv = ["--profile", "smoke", *[a for o in (f"paths.outputs={cfg.outputs_dir}", f"paths.adapter_dir={cfg.adapter_dir}",
+                                                f"model.name={cfg.model.name}", "model.dtype=bfloat16", "retrieval.k=1")
+                                    for a in ("--set", o)]]
+    capsys.readouterr()
+    for flag, column in (([], "fine-tuned"), (["--base"], "base")):
+        assert predictor_module.main(argv + flag + titles) == 0
+        printed = capsys.readouterr().out
+        assert printed == "".join(f"# {r['title']}\n{r[column]}\n\n" for r in table), column
+
+
+def test_the_predictor_keeps_its_neighbour_index_across_calls(compared_bf16, monkeypatch):
+    cfg, _, _ = compared_bf16
+    predictor = Predictor.load(cfg, adapter=True)
+    first = predictor.prompted([{"title": "Girls Ballet Tutu Neon Pink"}])
+    loads = []
+    monkeypatch.setattr(stages, "read_split", lambda *a: loads.append(a))  # a reload would read the split again
+    again = predictor.prompted([{"title": "Girls Ballet Tutu Neon Pink"}])
+    assert again == first and first[0]["neighbours"] and loads == []
+
+
+def test_reference_nll_of_the_base_model_is_the_fresh_base_models(trained_cfg, tmp_path):
+    cfg = make_cfg(tmp_path, "model.dtype=bfloat16", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    rows = stages.read_split(trained_cfg, "test")[:8]
+    both = Predictor.load(cfg, adapter=True)
+    tuned = both.reference_nll(rows)
+    assert both.reference_nll(rows, base=True) == Predictor.load(cfg, adapter=False).reference_nll(rows, base=True)
+    assert tuned != both.reference_nll(rows, base=True)
+    assert all(torch.isfinite(torch.tensor(tuned)))
