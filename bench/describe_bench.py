@@ -1,4 +1,4 @@
-"""`python -m descgen.describe` (one model load, length-sorted batches) vs one `python -m descgen.generate TITLE`
+"""`python -m descgen.describe` (one model load, length-sorted batches) vs one `python -m descgen.predictor TITLE`
 per title (a model load each), on the same test titles of a finished run.
 
     python bench/describe_bench.py --profile cpu --rows 200 --per-title 20
@@ -53,7 +53,7 @@ def main() -> None:
     single, equal = [], 0
     for row, batched in zip(rows[: args.per_title], described):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "descgen.generate", "--profile", args.profile, *sets,
+        done = subprocess.run([sys.executable, "-m", "descgen.predictor", "--profile", args.profile, *sets,
                                row["title"]], check=True, env=env, cwd=REPO, capture_output=True, text=True)
         single.append(time.perf_counter() - started)
         text = done.stdout.split("\n", 1)[1].strip()  # "# title\n<text>\n"

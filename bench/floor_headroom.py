@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = config.load(args.profile, args.overrides)
     train, test = stages.read_split(cfg, "train"), stages.read_split(cfg, "test")
-    found = retrieval.neighbours(retrieval.build(train), train, test, args.top)
+    found = retrieval.NeighbourSource.load(cfg).nearest(test, args.top, "test")  # prepare's catalogue and index
     references = [r["content"] for r in test]
 
     scores = {
@@ -95,7 +95,7 @@ def main() -> None:
             scores["fine-tuned (compare.json's run)"] = rouge_l([predictions[r["uid"]] for r in test], references)
 
     near = scores["floor"] >= cfg.eval.near_copy_rougeL
-    print(f"{len(test)} test rows, {len(train)} train rows; near copy (floor >= {cfg.eval.near_copy_rougeL}): "
+    print(f"{len(test)} test rows, {len(train)} train rows ({cfg.retrieval.source} neighbours); near copy (floor >= {cfg.eval.near_copy_rougeL}): "
           f"{near.sum()} rows ({near.mean():.1%})")
     print(f"{'system':<34} {'all':>7} {'near copy':>10} {'novel':>7}")
     for name, values in scores.items():

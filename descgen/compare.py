@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from . import config, distributed, local_models, model_card, modeling, stages
+from . import gate as gate_module
 from .config import Config
 from .evaluation import (ROUGE_KEYS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
                          retrieval_floor, score_model, score_rows, summarize, uids_hash)
@@ -27,7 +28,7 @@ from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from .predictor import Predictor
 
 MODELS = ("baseline", "finetuned", "retrieval")
-SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated")  # in the order the tables show them
+SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated", "oracle")  # in the order the tables show them
 
 
 def run(cfg: Config) -> dict:
@@ -69,12 +70,15 @@ def run(cfg: Config) -> dict:
         item["neighbour_title"] = neighbour["title"]
     scored["retrieval"] = retrieval_rows
 
-    gate = choose_gate(cfg, predictor)
-    scored["gated"] = gated_rows(prompted, scored["finetuned"], neighbours, gate["threshold"])
-    gate["copied_test_rows"] = sum(r["copied"] for r in scored["gated"])
+    predictor.gate = fit_gate(cfg, predictor)
+    answers = predictor.answer(rows, split="test", progress="generating gated (the rows it writes)")
+    scored["gated"] = gated_rows(rows, answers)
+    scored["oracle"] = oracle_rows(rows, scored["finetuned"], predictor)
+    gate = gate_report(cfg, predictor, rows, scored)
 
     report = build_report(cfg, scored)
     report["gate"] = gate
+    report["best"] = best_system(report)
     report["decoding"] = decoding_settings(cfg)
     report["retrieval_k"] = cfg.retrieval.k
     report["generation_s"] = generation_s
@@ -82,6 +86,7 @@ def run(cfg: Config) -> dict:
         return report  # process 0 alone writes (eval.num_processes > 1)
     atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
     atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
+    atomic_write_json(stages.path(cfg, "gate"), predictor.gate.to_json())  # beside the adapter: describe's gate
     baseline_rows, finetuned_rows = scored["baseline"], scored["finetuned"]
     atomic_write_jsonl(stages.path(cfg, "compare_rows"),
                        side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
@@ -108,46 +113,71 @@ def write_tensorboard(cfg: Config, report: dict) -> None:
         writer.add_text("compare/verdict", json.dumps(report["verdict"]))
 
 
-def choose_gate(cfg: Config, predictor: Predictor) -> dict:
-    """The title similarity above which copying the nearest training row's description beats the fine-tune's own
-    text, chosen on the validation split (never on test): the fine-tune writes for each validation row with the
-    test's prompt and decoding, and the threshold that maximises the mean ROUGE-L of "copy when at least this
-    similar, else write" wins (ties: the higher one, copying less). Infinity = never copy."""
-    from .evaluation import rouge_scores
-
+def fit_gate(cfg: Config, predictor: Predictor) -> gate_module.Gate:
+    """The copy-or-write gate (descgen/gate.py): learnt from catalogue rows (free labels: a copy's ROUGE-L needs no
+    generation), its write side from the fine-tune's texts for the validation rows (never the test rows)."""
     validation = stages.read_split(cfg, "validation")
     prompted = predictor.prompted(validation, split="validation")
-    written = [g.text for g in predictor.generate(prompted, progress="generating gate")]
-    nearest = retrieval_floor(predictor.neighbour_source, validation, split="validation")
-    references = [r["content"] for r in validation]
-    wrote = np.array([s["rougeL"] for s in rouge_scores(written, references)])
-    copied = np.array([s["rougeL"] for s in rouge_scores([n["content"] for n in nearest], references)])
-    threshold, score = best_threshold(np.array([n["similarity"] for n in nearest]), copied, wrote)
-    return {"threshold": threshold, "validation_rows": len(validation), "validation_rougeL": score,
-            "validation_rougeL_finetuned": float(wrote.mean()), "validation_rougeL_retrieval": float(copied.mean())}
+    written = [g.text for g in predictor.generate(prompted, progress="generating validation (the gate's write side)")]
+    return gate_module.fit(cfg, predictor.neighbour_source, validation, written)
 
 
-def best_threshold(similarity: np.ndarray, copied: np.ndarray, wrote: np.ndarray) -> tuple[float, float]:
-    """(threshold, mean score) of "take `copied` where similarity >= threshold, else `wrote`" at its best; among
-    equal scores the highest threshold (copy the least); infinity when copying never helps."""
-    candidates = sorted(set(similarity.tolist()) | {float("inf")}, reverse=True)
-    scores = [float(np.where(similarity >= t, copied, wrote).mean()) for t in candidates]
-    best = int(np.argmax(scores))  # the first maximum over descending thresholds
-    return candidates[best], scores[best]
+def gated_rows(rows: list[dict], answers: list) -> list[dict]:
+    """The shipped system on the test rows (predictor.answer): each text scored, for unsupported facts against what
+    it came from (the row copied, or the neighbours the fine-tune was shown), with where it came from."""
+    scored = score_rows([dict(r, neighbours=a.neighbours) for r, a in zip(rows, answers)], [a.text for a in answers],
+                        None, None)
+    for item, a in zip(scored, answers):
+        item.update(source=a.source, copied=a.source == "copied", copied_uid=a.copied_uid, similarity=a.similarity,
+                    p=a.p, swaps=a.swaps)
+    return scored
 
 
-def gated_rows(rows: list[dict], finetuned: list[dict], nearest: list[dict], threshold: float) -> list[dict]:
-    """The gated system on the test rows (as prompted for the fine-tune): the nearest row's description where it is
-    at least `threshold` similar, else the fine-tune's text; scored like the floor (text metrics only), each text
-    against what it came from (the copied neighbour, or the fine-tune's prompt) for unsupported facts."""
-    copy = [n["similarity"] >= threshold for n in nearest]
-    texts = [n["content"] if c else f["output"] for n, f, c in zip(nearest, finetuned, copy)]
-    sources = [dict(r, neighbours=[n]) if c else r for r, n, c in zip(rows, nearest, copy)]
-    gated = score_rows(sources, texts, None, None)
-    for item, c, n in zip(gated, copy, nearest):
-        item["copied"] = bool(c)
-        item["similarity"] = n["similarity"]
-    return gated
+def oracle_rows(rows: list[dict], finetuned: list[dict], predictor: Predictor) -> list[dict]:
+    """The ceiling of any gate between these two: per row, the better of the nearest description (adapted, as the
+    gate copies it) and the fine-tune's text, judged against the reference (not a system: it reads the answer)."""
+    near = predictor.neighbour_source.nearest(rows, 1, "test")
+    copies = [gate_module.adapt(n[0]["content"], n[0]["title"], r["title"])[0] if n else "" for r, n in zip(rows, near)]
+    copied = score_rows([dict(r, neighbours=n) for r, n in zip(rows, near)], copies, None, None)
+    return [c if c["rougeL"] > f["rougeL"] else {k: f[k] for k in c} for c, f in zip(copied, finetuned)]
+
+
+def gate_report(cfg: Config, predictor: Predictor, rows: list[dict], scored: dict) -> dict:
+    """What the gate learnt and did: its fit (cross-validated on catalogue rows; calibration), its operating point on
+    validation, and on the test rows the rows copied, precision / recall of copying (a copy is right where the
+    nearest description scores eval.near_copy_rougeL), and what adapting a copy to its variant changed."""
+    gate = predictor.gate
+    right = np.array([r["rougeL"] >= cfg.eval.near_copy_rougeL for r in scored["retrieval"]])
+    copied = np.array([r["copied"] for r in scored["gated"]])
+    near = predictor.neighbour_source.nearest(rows, 1, "test")
+    plain = [n[0]["content"] if n else "" for n in near]
+    adapted = [gate_module.adapt(n[0]["content"], n[0]["title"], r["title"]) if n else ("", 0) for r, n in zip(rows, near)]
+    swapped = [i for i, (_, swaps) in enumerate(adapted) if swaps]
+    from .evaluation import rouge_scores
+    from .facts import unsupported
+
+    def on_swapped(texts: list[str]) -> dict:
+        picked = [texts[i] for i in swapped]
+        references = [rows[i]["content"] for i in swapped]
+        return {"rougeL": float(np.mean([s["rougeL"] for s in rouge_scores(picked, references)])) if swapped else None,
+                # facts this product's own title does not state (a copy naming its sibling's variant states some)
+                "unsupported_rate": float(np.mean([bool(unsupported(t, [rows[i]["title"]]))
+                                                   for t, i in zip(picked, swapped)])) if swapped else None}
+
+    return {**gate.to_json(), "copied_test_rows": int(copied.sum()), "test_rows": len(rows),
+            "test_right_rows": int(right.sum()),
+            "test_precision": float(right[copied].mean()) if copied.any() else None,
+            "test_recall": float(copied[right].mean()) if right.any() else None,
+            "adapt": {"rows_adapted": len(swapped), "plain_copy": on_swapped(plain),
+                      "adapted_copy": on_swapped([text for text, _ in adapted])}}
+
+
+def best_system(report: dict) -> dict:
+    """The best system users can get (the oracle reads the answers, so it is none), with its CI against the floor."""
+    shipped = [n for n in SYSTEMS if n in report["models"] and n != "oracle"]
+    name = max(shipped, key=lambda n: report["models"][n]["rougeL"])
+    return {"name": name, "rougeL": report["models"][name]["rougeL"],
+            "vs_retrieval": report["vs_retrieval"].get(name, {}).get("rougeL")}
 
 
 def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
@@ -182,6 +212,9 @@ def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
     report["vs_retrieval"] = {name: {key: paired_bootstrap(column("retrieval", key), column(name, key), samples,
                                                            seed) for key in ROUGE_KEYS}
                               for name in scored if name != "retrieval"}
+    if "gated" in scored:  # the shipped system against what it chooses between, and against its ceiling
+        report["gated_vs"] = {name: paired_bootstrap(column(name, "rougeL"), column("gated", "rougeL"), samples, seed)
+                              for name in ("finetuned", "retrieval", "oracle") if name in scored}
     report["by_novelty"] = novelty_split(cfg, scored)
     report["verdict"] = verdict(report)
     return report
@@ -220,6 +253,8 @@ def verdict(report: dict) -> dict:
              "vs_retrieval_rougeL": call(report["delta_vs_retrieval"]["rougeL"])}
     if "gated" in report.get("vs_retrieval", {}):
         found["gated_vs_retrieval_rougeL"] = call(report["vs_retrieval"]["gated"]["rougeL"])
+    if "finetuned" in report.get("gated_vs", {}):
+        found["gated_vs_finetuned_rougeL"] = call(report["gated_vs"]["finetuned"])
     return found
 
 

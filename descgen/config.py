@@ -37,6 +37,10 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "retrieval.k": 0,
     "retrieval.min_similarity": 0.0,
     "retrieval.description_tokens": 96,
+    # the train split's index, every term kept, as before the catalogue (candidates only sizes prepare's neighbour file)
+    "retrieval.source": "train",
+    "retrieval.candidates": 5,
+    "retrieval.max_term_rows": None,
     "train.optim": "adamw_torch_fused",
     "train.packing": False,
     "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change
@@ -150,8 +154,11 @@ class DescribeParams:
 @dataclass(frozen=True)
 class RetrievalParams:
     k: int
+    source: Literal["catalogue", "train"]
     min_similarity: float
     description_tokens: int
+    candidates: int
+    max_term_rows: Optional[int]
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,8 @@ class Config:
             section, _, sub = key.partition(".")
             value = self.raw[section]
             if sub:
-                picked[key] = value[sub]
+                if NEUTRAL_VALUES.get(key, _NONE) != value[sub]:
+                    picked[key] = value[sub]
                 continue
             kept = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v
                     and f"{section}.{k}" not in RUN_ONLY_KEYS}
@@ -439,6 +447,11 @@ def _check_values(cfg: Config) -> None:
     positive("eval.num_processes", cfg.eval.num_processes)
     if cfg.retrieval.k < 0:
         raise ConfigError(f"retrieval.k must be >= 0, got {cfg.retrieval.k}")
+    if cfg.retrieval.candidates < max(cfg.retrieval.k, 1):
+        raise ConfigError(f"retrieval.candidates ({cfg.retrieval.candidates}) must be >= retrieval.k "
+                          f"({cfg.retrieval.k}) and >= 1: prepare stores that many neighbours per row")
+    if cfg.retrieval.max_term_rows is not None:
+        positive("retrieval.max_term_rows (or null: keep every term)", cfg.retrieval.max_term_rows)
     positive("retrieval.description_tokens", cfg.retrieval.description_tokens)
     if set(cfg.prompt.neighbours) != {"title", "description"}:
         raise ConfigError("prompt.neighbours must give two labels: {title: ..., description: ...}")

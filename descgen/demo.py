@@ -20,18 +20,34 @@ def load(cfg: Config) -> Predictor:
 
 
 def side_by_side(predictor: Predictor, titles: list[str], **override):
-    """A table: title | base | fine-tuned (| neighbours), for the given decoding (params by default; `override` for
-    the widget's controls)."""
+    """A table: title | base | fine-tuned (| neighbours) | answer | source, for the given decoding (params by default;
+    `override` for the widget's controls). `answer` is what describe writes for the title: the gate's choice between
+    copying the nearest catalogue description (adapted) and the fine-tune's text; there once compare has fitted the
+    gate (gate.json beside the adapter)."""
     import pandas as pd
 
-    prompted = predictor.prompted([{"title": title} for title in titles])
+    rows = [{"title": title} for title in titles]
+    prompted = predictor.prompted(rows)
     base = predictor.generate(prompted, base=True, progress="demo: base", **override)
     tuned = predictor.generate(prompted, progress="demo: fine-tuned", **override)
     table = pd.DataFrame({"title": titles, "base": [g.text for g in base], "fine-tuned": [g.text for g in tuned]})
     if predictor.cfg.retrieval.k:
         table["neighbours"] = [" | ".join(f"{n['title']} ({n['similarity']:.2f})" for n in r["neighbours"])
                                for r in prompted]
+    if stages.path(predictor.cfg, "gate").exists() and not override:
+        answers = predictor.answer(rows, progress="demo: answer")
+        table["answer"] = [a.text for a in answers]
+        table["source"] = [source_line(a) for a in answers]
     return table
+
+
+def source_line(answer) -> str:
+    """Where an answer came from, in words: 'copied from B0... (similarity 0.91, p 0.87)' or 'written (p 0.02)'."""
+    p = f"p {answer.p:.2f}" if answer.p is not None else "no catalogue row shares a word"
+    if answer.source == "copied":
+        swapped = f", {answer.swaps} variant word(s) swapped" if answer.swaps else ""
+        return f"copied from {answer.copied_uid} (similarity {answer.similarity:.2f}, {p}{swapped})"
+    return f"written by the fine-tune ({p})"
 
 
 def run(cfg: Config, predictor: Predictor | None = None):

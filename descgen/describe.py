@@ -8,19 +8,24 @@ Input: trn.json's format (JSON Lines, plain or .gz, read a block at a time with 
 accounting), a JSONL or CSV with a `title` column (`uid`, `content` optional), or `-`: one title a line on stdin.
 `--missing-only` keeps the rows whose content is empty after cleaning: the catalogue's gap (a third of trn.json).
 
-Each row gets the prompt, neighbours (retrieval.k from the training index, never the row itself), decoding and stop
-tokens 04_compare uses, so for a test row `describe` writes compare's prediction. Output, in input order, one JSON
-line a row: uid, title, description, stopped, new_tokens, unsupported (numbers / units / sizes the title and
-neighbours do not state: descgen/facts.py), neighbours (their uids). Beside it OUT.summary.json: rows read,
-written, skipped by cause with line numbers, rows/s, tokens/s, the adapter and the params hash.
+Each row gets the system compare scores as `gated` (descgen/predictor.py `answer`): the nearest catalogue row's
+description, adapted to the row's variant, where the copy-or-write gate (gate.json beside the adapter, fitted by
+compare) expects it to score more than writing; else the fine-tune's text with compare's prompt, neighbours (the
+whole catalogue, validation and test rows included: never the row itself), decoding and stop tokens. So for a test
+row describe writes compare's prediction. `--write-only` writes every row with the fine-tune (compare's `finetuned`),
+`--base` with the base model (compare's `baseline_rag`). Output, in input order, one JSON line a row: uid, title,
+description, source (copied | written), copied_uid and similarity (copied), stopped and new_tokens (written),
+unsupported (numbers / units / sizes its sources do not state: descgen/facts.py), neighbours (the uids a prompt
+showed). Beside it OUT.summary.json: rows read, written, copied, skipped by cause with line numbers, rows/s,
+tokens/s, the adapter, the gate and the params hash.
 
 Resumable, nothing lost: rows are read in chunks of describe.chunk_rows; a finished chunk is appended to OUT and
 flushed to disk, then OUT.progress.json records it. After a crash (or kill -9) a rerun cuts OUT back to the last
 recorded chunk and continues: the final file equals an uninterrupted run's. An OUT made by another adapter,
 params, input or flags is refused, never mixed.
 
-Scale: `--num-processes N` (accelerate launch, one process per GPU) splits each chunk's batches over N processes
-and rank 0 writes them in order; `--engine vllm` sends the same prompts through vLLM (`pip install -e .[vllm]`).
+Scale: `--num-processes N` (accelerate launch, one process per GPU) gives whole chunks to the processes in turn and
+rank 0 writes them in order; `--engine vllm` sends the same prompts through vLLM (`pip install -e .[vllm]`).
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from .config import Config, ConfigError
 from .facts import row_sources, unsupported
 from .generate import Generation, decoding_kwargs
 from .io import atomic_write_json, hash_into, read_json
-from .predictor import Predictor, Prompter
+from . import gate as gate_module
+from .predictor import Answer, Predictor, Prompter, answer_rows
 from .progress import Progress
 from .scan import EXAMPLES_PER_REASON, read_records
 
@@ -151,13 +157,19 @@ class HFEngine:
 
     name = "hf"
 
-    def __init__(self, cfg: Config, base: bool):
+    def __init__(self, cfg: Config, base: bool, write_only: bool):
         self.predictor = Predictor.load(cfg, adapter=not base)
-        self.prompter, self.tokenizer, self.base = self.predictor.prompter, self.predictor.tokenizer, base
+        self.tokenizer, self.base, self.write_only = self.predictor.tokenizer, base, write_only or base
+        if not self.write_only:
+            self.predictor.gate  # noqa: B018 - read now: a missing gate.json is said before any row is read
 
-    def __call__(self, prompted: list[dict]) -> list[Generation]:
+    def __call__(self, rows: list[dict]) -> list[Answer]:
         # each process describes whole chunks of its own (run()), so no process splits a chunk's batches with another
-        return self.predictor.generate(prompted, base=self.base, spread=False)
+        if self.base:  # the base model shown the same neighbours: compare's baseline_rag
+            prompted = self.predictor.prompted(rows)
+            return [Answer(g.text, "written", None, None, None, 0, g, r.get("neighbours") or [])
+                    for g, r in zip(self.predictor.generate(prompted, base=True, spread=False), prompted)]
+        return self.predictor.answer(rows, write_only=self.write_only, spread=False)
 
 
 class VLLMEngine:
@@ -167,7 +179,7 @@ class VLLMEngine:
 
     name = "vllm"
 
-    def __init__(self, cfg: Config, base: bool):
+    def __init__(self, cfg: Config, base: bool, write_only: bool):
         try:
             from vllm import LLM, SamplingParams
             from vllm.lora.request import LoRARequest
@@ -195,11 +207,15 @@ class VLLMEngine:
             repetition_penalty=settings["repetition_penalty"], seed=cfg.eval.seed)
         self.not_applied = (["no_repeat_ngram_size"] if cfg.eval.no_repeat_ngram_size else [])
         self.lora = None if base else LoRARequest("descgen", 1, str(stages.require(cfg, "adapter_config").parent))
+        self.gate = None if base or write_only else gate_module.read(stages.require(cfg, "gate"))
         self.llm = LLM(model=cfg.model_path, revision=cfg.model.revision, dtype=modeling.dtype_name(cfg),
                        enable_lora=not base, max_lora_rank=max(cfg.lora.r, 8),
                        max_model_len=cfg.train.max_seq_len + cfg.eval.max_new_tokens, seed=cfg.eval.seed)
 
-    def __call__(self, prompted: list[dict]) -> list[Generation]:
+    def __call__(self, rows: list[dict]) -> list[Answer]:
+        return answer_rows(self.prompter, self.gate, rows, None, self.generate)
+
+    def generate(self, prompted: list[dict]) -> list[Generation]:
         outputs = self.llm.generate(self.prompter.prompts(prompted), self.sampling, lora_request=self.lora,
                                     use_tqdm=False)
         results = []
@@ -222,6 +238,14 @@ def adapter_digest(cfg: Config, base: bool) -> str:
     digest = xxhash.xxh3_64()
     hash_into(digest, stages.require(cfg, "adapter_weights"))
     return digest.hexdigest()
+
+
+def gate_digest(cfg: Config) -> str:
+    """The copy-or-write gate the rows are decided by (gate.json beside the adapter, written by compare)."""
+    try:
+        return hash_into(xxhash.xxh3_64(), stages.require(cfg, "gate")).hexdigest()
+    except stages.MissingArtifact as exc:
+        raise stages.MissingArtifact(f"{exc}; or --write-only for the fine-tune's text on every row") from None
 
 
 def params_hash(cfg: Config) -> str:
@@ -257,7 +281,8 @@ def identity(cfg: Config, args: argparse.Namespace) -> dict:
     if args.input != "-" and not Path(args.input).exists():
         raise ConfigError(f"--input {args.input}: no such file")
     ident = {"adapter": adapter_digest(cfg, args.base), "params_hash": params_hash(cfg),
-             "input": input_identity(args.input), "missing_only": bool(args.missing_only), "engine": args.engine}
+             "input": input_identity(args.input), "missing_only": bool(args.missing_only), "engine": args.engine,
+             "gate": "none" if args.base or args.write_only else gate_digest(cfg)}
     if cfg.retrieval.k:
         ident["neighbours"] = retrieval.source_digest(cfg)
     return ident
@@ -272,7 +297,7 @@ def summary_path(output: Path) -> Path:
     return output.with_name(stem + ".summary.json")
 
 
-COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated")
+COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated", "copied", "swapped_rows")
 
 
 def resume_point(output: Path, ident: dict) -> dict:
@@ -296,27 +321,34 @@ def resume_point(output: Path, ident: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ the job
-def output_row(row: dict, result: Generation) -> dict:
-    item = {"uid": row["uid"], "title": row["title"], "description": result.text, "stopped": result.stopped,
-            "new_tokens": result.new_tokens, "unsupported": unsupported(result.text, row_sources(row))}
-    if row.get("neighbours"):
-        item["neighbours"] = [n["uid"] for n in row["neighbours"]]
+def output_row(row: dict, answer: Answer) -> dict:
+    """One output line: the text, where it came from (copied: the catalogue row's uid and its similarity; written:
+    stopped and new tokens, and the neighbours the prompt showed) and the facts it states that its sources do not."""
+    item = {"uid": row["uid"], "title": row["title"], "description": answer.text, "source": answer.source,
+            "unsupported": unsupported(answer.text, row_sources(dict(row, neighbours=answer.neighbours)))}
+    if answer.source == "copied":
+        item.update(copied_uid=answer.copied_uid, similarity=round(answer.similarity, 4), swaps=answer.swaps)
+    else:
+        item.update(stopped=answer.generation.stopped, new_tokens=answer.generation.new_tokens)
+        if answer.neighbours:
+            item["neighbours"] = [n["uid"] for n in answer.neighbours]
     if row.get("title_truncated"):
         item["title_truncated"] = True
     return item
 
 
 def describe_chunk(cfg: Config, engine, chunk: list[dict]) -> tuple[list[dict], dict]:
-    """One chunk, start to end: titles cut to describe.max_title_tokens, neighbours, prompts, texts; the output rows
-    and the chunk's counters."""
+    """One chunk, start to end: titles cut to describe.max_title_tokens, then copy or write (neighbours, the gate,
+    prompts, texts); the output rows and the chunk's counters."""
     tick = time.perf_counter()
     chunk = [cut_title(engine.tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
-    prompted = engine.prompter.prompted(chunk)
-    results = engine(prompted)
-    items = [output_row(row, result) for row, result in zip(prompted, results)]
-    counts = {"rows_written": len(items), "new_tokens": sum(r.new_tokens for r in results),
-              "stopped": sum(r.stopped for r in results), "unsupported_rows": sum(bool(i["unsupported"]) for i in items),
+    answers = engine(chunk)
+    items = [output_row(row, answer) for row, answer in zip(chunk, answers)]
+    written = [a.generation for a in answers if a.generation is not None]
+    counts = {"rows_written": len(items), "new_tokens": sum(g.new_tokens for g in written),
+              "stopped": sum(g.stopped for g in written), "unsupported_rows": sum(bool(i["unsupported"]) for i in items),
               "titles_truncated": sum(bool(i.get("title_truncated")) for i in items),
+              "copied": sum(a.source == "copied" for a in answers), "swapped_rows": sum(a.swaps > 0 for a in answers),
               "generate_s": time.perf_counter() - tick}
     return items, counts
 
@@ -371,7 +403,7 @@ def run(cfg: Config, args: argparse.Namespace, stdin=None) -> dict:
     ident = identity(cfg, args)
     state = resume_point(output, ident)
     distributed.barrier()  # every rank has read the state before rank 0 cuts the file back to it
-    engine = ENGINES[args.engine](cfg, args.base)
+    engine = ENGINES[args.engine](cfg, args.base, args.write_only)
 
     skips = Skips()
     meter = Progress("describe", args.limit, enabled=rank == 0)
@@ -409,7 +441,9 @@ def make_summary(cfg: Config, args: argparse.Namespace, engine, ident: dict, sta
         "input": ident["input"] if ident["input"] == "-" else ident["input"]["path"], "output": str(args.output),
         "rows_read": skips.records, "rows_written": written, "skipped": skipped,
         "skipped_lines": {k: skips.lines[k] for k in skipped}, "titles_truncated": state["titles_truncated"],
-        "stop_rate": state["stopped"] / written if written else None,
+        "copied": state["copied"], "written_by_the_model": written - state["copied"],
+        "copies_adapted": state["swapped_rows"],
+        "stop_rate": state["stopped"] / (written - state["copied"]) if written > state["copied"] else None,
         "unsupported_rate": state["unsupported_rows"] / written if written else None,
         "rows_per_s": written / generate_s if generate_s else None,
         "tokens_per_s": state["new_tokens"] / generate_s if generate_s else None, "generate_s": generate_s,
@@ -428,7 +462,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", required=True, help="OUT.jsonl (OUT.summary.json and OUT.jsonl.progress.json beside it)")
     parser.add_argument("--missing-only", action="store_true", help="only rows whose content is empty after cleaning")
     parser.add_argument("--limit", type=int, default=None, help="describe at most N rows")
-    parser.add_argument("--base", action="store_true", help="the base model, without the adapter")
+    parser.add_argument("--base", action="store_true", help="the base model, without the adapter (writes every row)")
+    parser.add_argument("--write-only", action="store_true",
+                        help="the fine-tune's text on every row (default: copy a sibling's description where the "
+                             "gate expects that to score better)")
     parser.add_argument("--engine", choices=sorted(ENGINES), default="hf")
     parser.add_argument("--num-processes", type=int, default=1, help="processes (one per GPU), by accelerate launch")
     return parser.parse_args(argv)
@@ -458,8 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"describe: {exc}", file=sys.stderr)
         return 2
     if distributed.is_main():
-        print(json.dumps({k: summary[k] for k in ("rows_written", "skipped", "titles_truncated", "stop_rate",
-                                                  "unsupported_rate", "rows_per_s")}))
+        print(json.dumps({k: summary[k] for k in ("rows_written", "copied", "written_by_the_model", "skipped",
+                                                  "titles_truncated", "stop_rate", "unsupported_rate", "rows_per_s")}))
     return 0
 
 

@@ -35,8 +35,13 @@ class PadCollator:
         }
         for row, f in enumerate(features):
             n = len(f["input_ids"])
-            batch["input_ids"][row, :n] = torch.tensor(f["input_ids"])
-            batch["labels"][row, :n] = torch.tensor(f["labels"])
+            ids = torch.tensor(f["input_ids"])
+            batch["input_ids"][row, :n] = ids
+            if "labels" in f:
+                batch["labels"][row, :n] = torch.tensor(f["labels"])
+            else:  # the tokenized training set stores where the description starts instead of a labels copy
+                start = f["prompt_length"]
+                batch["labels"][row, start:n] = ids[start:]
             batch["attention_mask"][row, :n] = 1
         return batch
 
@@ -66,13 +71,16 @@ def packing_collator():
 
 
 class _DropLength:
-    """The length column feeds length-grouped sampling; the flattening collator has no use for it."""
+    """The length column feeds length-grouped sampling; the flattening collator has no use for it. Labels are made
+    from the prompt length (the tokenized training set's form)."""
 
     def __init__(self, collate):
         self.collate = collate
 
     def __call__(self, features: list[dict]) -> dict:
-        return self.collate([{k: f[k] for k in ("input_ids", "labels")} for f in features])
+        return self.collate([{"input_ids": f["input_ids"], "labels": f["labels"] if "labels" in f else
+                              [IGNORE_INDEX] * f["prompt_length"] + list(f["input_ids"][f["prompt_length"]:])}
+                             for f in features])
 
 
 def nll_from_hidden(hidden, labels, lm_head, chunk_tokens: int) -> tuple[torch.Tensor, int]:

@@ -109,9 +109,9 @@ def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
               'model = PeftModel.from_pretrained(base, "modelo_finetuned")  # or the hub repo it was uploaded to',
               'tokenizer = AutoTokenizer.from_pretrained("modelo_finetuned")', "```", "",
               "The prompt is the chat template's user message `" + cfg.prompt.instructions[cfg.prompt.language]
-              + "\\n\\nTitle: <title>`" + (" with the nearest training products before the title" if cfg.retrieval.k
+              + "\\n\\nTitle: <title>`" + (" with the nearest catalogue products before the title" if cfg.retrieval.k
                                             else "") + "; stop on the template's end tokens. "
-              "`python -m descgen.generate \"<title>\"` does all of it.", ""]
+              "`python -m descgen.predictor \"<title>\"` does all of it.", ""]
     return "\n".join(lines)
 
 

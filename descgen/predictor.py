@@ -26,15 +26,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import distributed, modeling, retrieval, stages
+from . import gate as gate_module
 from .config import Config
 from .generate import Generation, decode_new_tokens, decoding_kwargs, length_batches
 from .losses import PadCollator, nll_from_hidden
 from .progress import Progress
-from .prompts import encode_example, prompt_text
+from .prompts import encode_examples, prompt_text, training_examples
+
+
+@dataclass
+class Answer:
+    """One row's text from the shipped system, and where it came from."""
+
+    text: str
+    source: str                    # "copied" (a catalogue row's description, adapted) or "written" (the fine-tune)
+    copied_uid: str | None         # the catalogue row copied
+    similarity: float | None       # of the nearest catalogue row (None: no row shares a word with the title)
+    p: float | None                # the gate's probability that the nearest description fits
+    swaps: int                     # variant phrases swapped into a copy
+    generation: Generation | None  # written rows: stopped, new tokens
+    neighbours: list[dict]         # what the text rests on: the neighbours shown in the prompt, or the row copied
 
 
 class Prompter:
@@ -67,6 +84,17 @@ class Prompter:
         """The text each row is continued from: what HF generate and vLLM (describe --engine vllm) both get."""
         return [prompt_text(self.tokenizer, self.cfg.prompt, row) for row in prompted]
 
+    def examples(self, rows: list[dict], split: str | None = None) -> tuple[list[dict], list, list[int]]:
+        """Training examples of `rows` (prompts as `prompted(..., for_training=True)` builds them): (rows with their
+        neighbours, prompts.Example list, untruncated token lengths)."""
+        cfg = self.cfg
+        near = None
+        if cfg.retrieval.k:
+            found = self.neighbour_source.nearest(rows, cfg.retrieval.k, split)
+            near = [[n for n in row_near if n["similarity"] >= cfg.retrieval.min_similarity] for row_near in found]
+        return training_examples(self.tokenizer, cfg.prompt, rows, near, cfg.train.max_seq_len,
+                                 cfg.retrieval.description_tokens)
+
 
 class Predictor:
     """The model (+ adapter), tokenizer, stop ids, decoding settings and prompter of one config, loaded once and
@@ -80,6 +108,7 @@ class Predictor:
         self.stop_ids = modeling.stop_token_ids(model, tokenizer)
         self.dtype = modeling.dtype_name(cfg)
         self.prompter = Prompter(cfg, tokenizer)
+        self._gate: gate_module.Gate | None = None
 
     @classmethod
     def load(cls, cfg: Config, adapter: bool = True) -> "Predictor":
@@ -108,6 +137,26 @@ class Predictor:
 
     def prompts(self, prompted: list[dict]) -> list[str]:
         return self.prompter.prompts(prompted)
+
+    # ------------------------------------------------------------------------------------------ the shipped system
+    @property
+    def gate(self) -> "gate_module.Gate":
+        """The copy-or-write gate fitted for this adapter (gate.json beside it, written by compare)."""
+        if self._gate is None:
+            self._gate = gate_module.read(stages.require(self.cfg, "gate"))
+        return self._gate
+
+    @gate.setter
+    def gate(self, value: "gate_module.Gate") -> None:
+        self._gate = value
+
+    def answer(self, rows: list[dict], split: str | None = None, write_only: bool = False, progress: bool | str = False,
+               spread: bool = True) -> list["Answer"]:
+        """The system users get, for each row: the nearest catalogue row's description, adapted to this row's
+        variant, where the gate expects a copy to score more than writing; else the fine-tune's text (the rows it
+        writes generated together, as `generate` batches them). `write_only`: the fine-tune alone, every row."""
+        generate = lambda prompted: self.generate(prompted, progress=progress, spread=spread)  # noqa: E731
+        return answer_rows(self.prompter, None if write_only else self.gate, rows, split, generate)
 
     # ------------------------------------------------------------------------------------------ texts
     def generate(self, prompted: list[dict], base: bool = False, batch_size: int | None = None,
@@ -150,7 +199,7 @@ class Predictor:
         prompt: the perplexity compare reports. Batches of eval.batch_size, longest first (a batch pads to its
         longest row); one row at a time through the head, so logits stay [one description × vocab]."""
         cfg = self.cfg
-        examples = [encode_example(self.tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in prompted]
+        examples = encode_examples(self.tokenizer, cfg.prompt, prompted, cfg.train.max_seq_len)
         collate = PadCollator(self.tokenizer.pad_token_id)
         causal_lm = modeling.unwrap_causal_lm(self.model)
         lm_head = causal_lm.get_output_embeddings()
@@ -180,6 +229,43 @@ class Predictor:
         return contextlib.nullcontext()
 
 
+def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, generate) -> list[Answer]:
+    """Copy or write, row by row (`Predictor.answer`; describe's vLLM engine brings its own `generate`, a function
+    of prompted rows). `gate` None: write every row."""
+    cfg = prompter.cfg
+    if gate is None:
+        prompted = prompter.prompted(rows, split)
+        return [Answer(g.text, "written", None, None, None, 0, g, r.get("neighbours") or [])
+                for g, r in zip(generate(prompted), prompted)]
+    source = prompter.neighbour_source
+    near = source.nearest(rows, cfg.retrieval.candidates, split)
+    decisions: list[dict | None] = [None] * len(rows)
+    with_neighbours = [i for i, n in enumerate(near) if n]
+    if with_neighbours:
+        x = np.stack([gate_module.features(rows[i]["title"], near[i], source.description_rows) for i in with_neighbours])
+        for i, decision in zip(with_neighbours, gate.decide(x)):
+            decisions[i] = decision
+    written = [i for i, d in enumerate(decisions) if d is None or not d["copy"]]
+    # the neighbours the prompt shows are the first retrieval.k of these (one order, whatever the count asked)
+    prompted = (retrieval.fit(cfg, prompter.tokenizer, [rows[i] for i in written],
+                              [near[i][:cfg.retrieval.k] for i in written])
+                if cfg.retrieval.k else [rows[i] for i in written])
+    texts = dict(zip(written, zip(generate(prompted) if written else [], prompted)))
+    answers = []
+    for i, row in enumerate(rows):
+        decision = decisions[i] or {}
+        first = near[i][0] if near[i] else None
+        if i in texts:
+            generation, prompt_row = texts[i]
+            answers.append(Answer(generation.text, "written", None, first and first["similarity"], decision.get("p"),
+                                  0, generation, prompt_row.get("neighbours") or []))
+        else:
+            text, swaps = gate_module.adapt(first["content"], first["title"], row["title"])
+            answers.append(Answer(text, "copied", first["uid"], first["similarity"], decision["p"], swaps, None,
+                                  [first]))
+    return answers
+
+
 # ------------------------------------------------------------------------------------------ command line
 def main(argv: list[str] | None = None) -> int:
     from . import config, local_models
@@ -190,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--base", action="store_true", help="the base model, without the adapter")
+    parser.add_argument("--write-only", action="store_true", help="the fine-tune's text (default: describe's answer, "
+                        "a sibling's description copied where the gate expects that to score better)")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--temperature", type=float, default=None, help="sample at this temperature (default: greedy)")
     args = parser.parse_args(argv)
@@ -203,9 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     override = {"max_new_tokens": args.max_new_tokens}
     if args.temperature is not None:
         override.update(do_sample=True, temperature=args.temperature)
-    prompted = predictor.prompted([{"title": t} for t in args.titles])
-    for title, result in zip(args.titles, predictor.generate(prompted, base=args.base, **override)):
-        print(f"# {title}\n{result.text}\n")
+    rows = [{"title": t} for t in args.titles]
+    if args.base or args.write_only or any(v is not None for v in override.values()):
+        texts = [g.text for g in predictor.generate(predictor.prompted(rows), base=args.base, **override)]
+        sources = ["base model" if args.base else "written by the fine-tune"] * len(rows)
+    else:
+        answers = predictor.answer(rows)
+        texts = [a.text for a in answers]
+        sources = [f"copied from {a.copied_uid}" if a.source == "copied" else "written by the fine-tune" for a in answers]
+    for title, text, source in zip(args.titles, texts, sources):
+        print(f"# {title}  [{source}]\n{text}\n")
     return 0
 
 

@@ -8,91 +8,107 @@ the notebook's tables and plots.
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import orjson
 
 from . import retrieval, stages
 from .clean import cap_chars, title_key
 from .config import Config, DataParams, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
-from .prompts import completion_text, prompt_text
 from .scan import merge, scan_file, scanner_for
 
 # ------------------------------------------------------------------------------------------ the stage
+ALL_ROWS = -1        # data.n_train: -1 = every eligible row not held out for validation and test
+EDA_ROWS = 50_000    # 01_prepare's word clouds, token lengths and coverage table read this many training rows at most
+BATCH_ROWS = 65_536  # catalogue rows per Arrow batch: ~70 MB of text at trn.json's lengths
+
+
 @dataclass
 class PrepareResult:
     report: dict
-    splits: dict[str, list[dict]]
+    splits: dict[str, list[dict]]  # validation and test (and train when it is a sample: at most a few 10 k rows)
     lengths: dict
+    sample: list[dict]             # the first EDA_ROWS training rows: a seeded sample (rows are in rank order)
 
 
 def run(cfg: Config) -> PrepareResult:
-    """Stream the configured file(s), write outputs/data/{train,validation,test}.jsonl + prepare_report.json."""
+    """Stream the configured file(s); write outputs/data/{train,validation,test}.jsonl, the catalogue, the retrieval
+    index, every split row's neighbours and prepare_report.json. Memory does not grow with the file: the scan keeps
+    hashes and lengths per row and writes the survivors' text to Arrow files, which the catalogue is made from."""
     data = cfg.data
     started = time.perf_counter()
-    source = cfg.resolve(data.path)
-    test_source = cfg.resolve(data.test_path) if data.test_path else None
     if message := missing_data_message(cfg):
         raise FileNotFoundError(message)
+    phases: dict[str, float] = {}
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".scan-", dir=cfg.data_dir) as parts:
+        scanned, test_scan = scan_source(cfg, Path(parts), phases)
+        splits, leakage_removed = assign_splits(scanned.candidates, test_scan.candidates if test_scan else None, data)
+        truncated = cap_contents(splits, data.max_content_chars)
+        tick = time.perf_counter()
+        catalogue = write_catalogue(cfg, scanned, splits)
+        phases["catalogue_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    for name in ("validation", "test") + (("train",) if splits["train"] is not None else ()):
+        atomic_write_jsonl(stages.path(cfg, f"{name}_split"), ({"uid": r["uid"], "title": r["title"],
+                                                                 "content": r["content"]} for r in splits[name]))
+    atomic_write_json(stages.path(cfg, "lengths"), scanned.lengths)
+    phases["write_s"] = time.perf_counter() - tick
+    retrieval_report = index_and_neighbours(cfg, catalogue, phases)
 
-    if data.n_train == ALL_ROWS:
-        keep = 1 << 62  # every eligible row is a candidate (the full profile: ~1.3 M rows ≈ 1.5 GB of text held)
-        need = 0
-    else:
-        need = data.n_train + data.n_validation + (0 if test_source else data.n_test)
-        keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
-    phases = {}
-    while True:
-        t0 = time.perf_counter()
-        results = scan_file(source, data, keep)
-        phases["scan_s"] = time.perf_counter() - t0
-        scanned = merge(results, data)
-        phases["merge_s"] = time.perf_counter() - t0 - phases["scan_s"]
-        if len(scanned.candidates) >= need + data.n_test or not scanned.may_have_more:
-            break
-        keep *= 4  # a duplicate-heavy head of the ranking ate the head-room: rescan keeping more
-
-    test_scan = merge(scan_file(test_source, data, 2 * data.n_test + 1000), data) if test_source else None
-    splits, leakage_removed = assign_splits(scanned.candidates, test_scan.candidates if test_scan else None, data)
-
-    truncated = 0
-    for rows in splits.values():
-        for row in rows:
-            row["content"], cut = cap_chars(row["content"], data.max_content_chars)
-            truncated += cut
     report = dict(scanned.report)
     report["content_truncated"] = truncated
     report["leakage_removed"] = leakage_removed
-    report["split_sizes"] = {name: len(rows) for name, rows in splits.items()}
+    report["split_sizes"] = {"train": catalogue["train_rows"], "validation": len(splits["validation"]),
+                             "test": len(splits["test"])}
     report["source"] = str(data.path)
     report["scanner"] = scanner_for(data)
+    report["catalogue"] = {k: catalogue[k] for k in ("catalogue_rows", "held_out_rows", "digest")}
+    report["retrieval"] = retrieval_report
     if test_scan:
         report["test_file"] = test_scan.report
         report["test_source"] = str(data.test_path)
-    report["wall_s"] = round(time.perf_counter() - started, 3)
-
-    t0 = time.perf_counter()
-    for name, rows in splits.items():
-        atomic_write_jsonl(stages.path(cfg, f"{name}_split"), ({"uid": r["uid"], "title": r["title"],
-                                                                 "content": r["content"]} for r in rows))
-    atomic_write_json(stages.path(cfg, "lengths"), scanned.lengths)
-    t1 = time.perf_counter()
-    retrieval.write(cfg, retrieval.build(splits["train"]))
-    phases["index_s"] = time.perf_counter() - t1
-    phases["write_s"] = time.perf_counter() - t0
     report["phase_s"] = {k: round(v, 3) for k, v in phases.items()}
+    report["wall_s"] = round(time.perf_counter() - started, 3)
     atomic_write_json(stages.path(cfg, "prepare_report"), report)
-    return PrepareResult(report, splits, scanned.lengths)
+    sample = (splits["train"] if splits["train"] is not None else read_jsonl_head(stages.path(cfg, "train_split"),
+                                                                                    EDA_ROWS))[:EDA_ROWS]
+    return PrepareResult(report, {k: v for k, v in splits.items() if v is not None}, scanned.lengths, sample)
 
 
-ALL_ROWS = -1  # data.n_train: -1 = every eligible row not held out for validation and test
+def scan_source(cfg: Config, parts: Path, phases: dict):
+    """The merged scan of data.path (its survivors written to `parts`) and of data.test_path when set. The scan keeps
+    the lowest-ranked eligible rows as the sample's candidates; with too few (a duplicate-heavy head of the ranking
+    ate the head-room) it scans again keeping more."""
+    data = cfg.data
+    source = cfg.resolve(data.path)
+    test_source = cfg.resolve(data.test_path) if data.test_path else None
+    held = data.n_validation + (0 if test_source else data.n_test)
+    need = held + (0 if data.n_train == ALL_ROWS else data.n_train)
+    keep = 2 * need + 1000  # head-room for rows lost to dedupe and to leakage removal
+    # the survivors' text is written only where a catalogue of every row is made from it
+    if cfg.retrieval.source == "train" and data.n_train != ALL_ROWS:
+        parts = None
+    while True:
+        t0 = time.perf_counter()
+        scanned = merge(scan_file(source, data, keep, parts), data)
+        phases["scan_s"] = time.perf_counter() - t0
+        if len(scanned.candidates) >= need + (data.n_test if test_source else 0) or not scanned.may_have_more:
+            break
+        keep *= 4
+    test_scan = merge(scan_file(test_source, data, 2 * data.n_test + 1000), data) if test_source else None
+    return scanned, test_scan
 
 
 def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, data: DataParams):
-    """Test first, then validation, then train, in rank order; train skips held-out titles (leakage)."""
+    """Test first, then validation, then train, in rank order; train skips held-out titles (leakage). With
+    data.n_train -1 the train split is every eligible row not held out: the catalogue writes it (None here)."""
     pool = list(candidates)
     if test_candidates is not None:
         test = test_candidates[: data.n_test]
@@ -108,7 +124,8 @@ def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, da
             leakage_removed += 1
             continue
         train.append(row)
-    sizes = {"train": (len(train), max(data.n_train, 1)), "validation": (len(validation), data.n_validation),
+    want_train = max(data.n_train, 1) if data.n_train != ALL_ROWS else 0
+    sizes = {"train": (len(train), want_train), "validation": (len(validation), data.n_validation),
              "test": (len(test), data.n_test)}
     short = {name: got for name, (got, want) in sizes.items() if got < want}
     if short:
@@ -117,7 +134,121 @@ def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, da
             f"not enough eligible rows for the requested split sizes ({detail}); "
             "lower data.n_train / n_validation / n_test or relax the cleaning thresholds"
         )
-    return {"train": train, "validation": validation, "test": test}, leakage_removed
+    return {"train": None if data.n_train == ALL_ROWS else train, "validation": validation, "test": test}, \
+        leakage_removed
+
+
+def cap_contents(splits: dict, limit: int | None) -> int:
+    truncated = 0
+    for rows in splits.values():
+        for row in rows or ():
+            row["content"], cut = cap_chars(row["content"], limit)
+            truncated += cut
+    return truncated
+
+
+def write_catalogue(cfg: Config, scanned, splits: dict) -> dict:
+    """catalogue.arrow (descgen/retrieval.py): with retrieval.source catalogue, every eligible row in rank order,
+    those not held out first, then the validation and test rows and every row sharing their normalised title; with
+    source train, the train split. With data.n_train -1 the train split is the catalogue part, written to
+    train.jsonl from the same batches. Returns the catalogue's meta and the train split's size."""
+    held_rows = splits["validation"] + splits["test"]
+    held_keys = np.fromiter((retrieval.key_hash(r["title"]) for r in held_rows), np.uint64, len(held_rows))
+    whole_train = splits["train"] is None
+    if cfg.retrieval.source == "train" and not whole_train:
+        rows = splits["train"]
+        meta = retrieval.write_catalogue(cfg, [_columns(rows)], len(rows), 0)
+        return dict(meta, train_rows=len(rows))
+    import pyarrow as pa
+
+    tables = [pa.ipc.open_file(pa.memory_map(part)).read_all() for part in scanned.parts]
+    survivors = pa.concat_tables(tables)
+    eligible = scanned.eligible
+    held = eligible & np.isin(scanned.title_keys, held_keys)
+    shown = eligible & ~held
+    order = {name: np.flatnonzero(mask)[np.lexsort((np.flatnonzero(mask), scanned.ranks[mask]))]
+             for name, mask in (("shown", shown), ("held", held))}
+    if cfg.retrieval.source == "train":  # the whole train split, no held-out part
+        order["held"] = order["held"][:0]
+    limit = cfg.data.max_content_chars
+    train_file = _JsonlWriter(stages.path(cfg, "train_split")) if whole_train else None
+
+    def batches():
+        for name in ("shown", "held"):
+            for start in range(0, len(order[name]), BATCH_ROWS):
+                taken = survivors.take(order[name][start:start + BATCH_ROWS]).to_pydict()
+                batch = {"uid": taken["uid"], "title": taken["title"],
+                         "content": [cap_chars(c, limit)[0] for c in taken["content"]]}
+                if train_file is not None and name == "shown":
+                    train_file.write(batch)
+                yield batch
+
+    try:
+        meta = retrieval.write_catalogue(cfg, batches(), len(order["shown"]), len(order["held"]))
+    finally:
+        if train_file is not None:
+            train_file.close()
+    return dict(meta, train_rows=len(order["shown"]) if whole_train else len(splits["train"]))
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    return {name: [r[name] for r in rows] for name in ("uid", "title", "content")}
+
+
+class _JsonlWriter:
+    """train.jsonl written batch by batch, renamed into place when complete."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.handle = open(self.tmp, "wb")
+
+    def write(self, batch: dict[str, list]) -> None:
+        self.handle.write(b"".join(orjson.dumps({"uid": u, "title": t, "content": c}) + b"\n"
+                                   for u, t, c in zip(batch["uid"], batch["title"], batch["content"])))
+
+    def close(self) -> None:
+        self.handle.close()
+        self.tmp.replace(self.path)
+
+
+def index_and_neighbours(cfg: Config, catalogue: dict, phases: dict) -> dict:
+    """The retrieval index over the catalogue's titles, and the retrieval.candidates nearest catalogue rows of every
+    train, validation and test row (what every later stage reads instead of searching again)."""
+    tick = time.perf_counter()
+    table = retrieval.Catalogue.open(cfg)
+    titles = table.table.column("title").to_pylist()
+    index = retrieval.Index.build(titles, cfg.retrieval.max_term_rows, catalogue["digest"])
+    index.write(cfg)
+    phases["index_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    searcher = retrieval.Searcher(index, table, threads=cfg.data.workers)
+    found = {}
+    for split in ("train", "validation", "test"):
+        vectors = None
+        if split == "train" and cfg.data.n_train == ALL_ROWS:  # the catalogue part itself: its rows are the queries
+            shown = table.catalogue_rows
+            split_titles, uids = titles[:shown], table.table.column("uid").to_pylist()[:shown]
+            vectors = index.matrix[:shown]
+        else:
+            rows = stages.read_split(cfg, split)
+            split_titles, uids = [r["title"] for r in rows], [r.get("uid") for r in rows]
+        found[split] = retrieval.split_neighbours(searcher, split_titles, uids, cfg.retrieval.candidates, vectors)
+    retrieval.write_neighbours(cfg, found, catalogue["digest"])
+    phases["neighbours_s"] = time.perf_counter() - tick
+    return {"terms": len(index.terms), "index_entries": int(index.matrix.nnz), "candidates": cfg.retrieval.candidates,
+            "rows_with_a_neighbour": {split: float((parts["rows"][:, 0] >= 0).mean()) if len(parts["rows"]) else 0.0
+                                      for split, parts in found.items()}}
+
+
+def read_jsonl_head(path: Path, n: int) -> list[dict]:
+    rows = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            rows.append(orjson.loads(line))
+            if len(rows) == n:
+                break
+    return rows
 
 
 # ------------------------------------------------------------------------------------------ notebook helpers
@@ -154,13 +285,10 @@ def plot_lengths(lengths: dict):
 
 def token_lengths(cfg: Config, tokenizer, rows: list[dict]) -> np.ndarray:
     """Prompt + description token count of each formatted training example (untruncated), with the neighbours
-    training shows when retrieval.k > 0 (cut to leave the description its room)."""
+    training shows when retrieval.k > 0 (cut to leave the description its room): what training builds."""
     from .predictor import Prompter
 
-    rows = Prompter(cfg, tokenizer).prompted(rows, "train", for_training=True)
-    texts = [prompt_text(tokenizer, cfg.prompt, r) + completion_text(tokenizer, cfg.prompt, r) for r in rows]
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return np.array([len(ids) for ids in encoded])
+    return np.array(Prompter(cfg, tokenizer).examples(rows, "train")[2])
 
 
 def coverage_table(token_counts: np.ndarray, max_seq_len: int):

@@ -34,21 +34,32 @@ def user_message(prompt: PromptParams, row: dict) -> str:
 
 def messages(prompt: PromptParams, row: dict, with_answer: bool = False) -> list[dict]:
     """The chat for `row`: optional system message, the user message, and (for training) its description."""
-    chat = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    chat.append({"role": "user", "content": user_message(prompt, row)})
-    if with_answer:
-        chat.append({"role": "assistant", "content": row["content"]})
-    return chat
+    return _chat(prompt, user_message(prompt, row), row["content"] if with_answer else None)
 
 
 def prompt_text(tokenizer, prompt: PromptParams, row: dict) -> str:
     """The text a model continues: the chat up to and including the assistant header."""
+    frame = _frame(tokenizer, prompt)
+    if frame is not None:
+        return frame[0] + user_message(prompt, row) + frame[1]
+    return _render(tokenizer, prompt, row)
+
+
+def completion_text(tokenizer, prompt: PromptParams, row: dict, head: str | None = None) -> str:
+    """What the model should write after `prompt_text` (`head`, when the caller has it): the row's description and the
+    template's end tokens."""
+    frame = _frame(tokenizer, prompt)
+    if frame is not None:
+        return frame[2] + row["content"] + frame[3]
+    return _render_completion(tokenizer, prompt, row, head)
+
+
+def _render(tokenizer, prompt: PromptParams, row: dict) -> str:
     return tokenizer.apply_chat_template(messages(prompt, row), tokenize=False, add_generation_prompt=True)
 
 
-def completion_text(tokenizer, prompt: PromptParams, row: dict) -> str:
-    """What the model should write after `prompt_text`: the row's description and the template's end tokens."""
-    head = prompt_text(tokenizer, prompt, row)
+def _render_completion(tokenizer, prompt: PromptParams, row: dict, head: str | None = None) -> str:
+    head = _render(tokenizer, prompt, row) if head is None else head
     full = tokenizer.apply_chat_template(messages(prompt, row, with_answer=True), tokenize=False,
                                          add_generation_prompt=False)
     if not full.startswith(head):
@@ -59,31 +70,134 @@ def completion_text(tokenizer, prompt: PromptParams, row: dict) -> str:
     return full[len(head):]
 
 
+_USER, _ANSWER = "\x00user\x00", "\x00answer\x00"
+
+
+def _frame(tokenizer, prompt: PromptParams) -> tuple[str, str, str, str] | None:
+    """The chat template's text around the user message and around the answer, rendered once per tokenizer and
+    prompt params: a Jinja render costs ~56 µs and a training row took four (a fifth of its preparation at 1.3 M rows).
+    Kept only where the template puts the two in verbatim, which probe rows with edge whitespace, braces and a
+    neighbour check against real renders; None: render every time."""
+    frames = tokenizer.__dict__.setdefault("_descgen_frames", {})
+    key = repr(prompt)
+    if key not in frames:
+        frames[key] = None
+        head = tokenizer.apply_chat_template(_chat(prompt, _USER), tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(_chat(prompt, _USER, _ANSWER), tokenize=False, add_generation_prompt=False)
+        if head.count(_USER) == 1 and full.startswith(head) and full[len(head):].count(_ANSWER) == 1:
+            before, after = head.split(_USER)
+            tail_before, tail_after = full[len(head):].split(_ANSWER)
+            frame = (before, after, tail_before, tail_after)
+            probes = [{"title": " Ballet {{ Tutu }} ", "content": " A pink tutu.\n", "neighbours": [
+                {"title": "Tutu", "content": "{% raw %} x"}]}, {"title": "Tasse", "content": "Très belle."}]
+            fields = {name: "x" for name in prompt.fields}
+            if all(frame[0] + user_message(prompt, dict(fields, **p)) + frame[1] == _render(tokenizer, prompt, dict(fields, **p))
+                   and frame[2] + p["content"] + frame[3] == _render_completion(tokenizer, prompt, dict(fields, **p))
+                   for p in probes):
+                frames[key] = frame
+    return frames[key]
+
+
+def _chat(prompt: PromptParams, user: str, answer: str | None = None) -> list[dict]:
+    chat = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    chat.append({"role": "user", "content": user})
+    if answer is not None:
+        chat.append({"role": "assistant", "content": answer})
+    return chat
+
+
 def encode_prompt(tokenizer, prompt: PromptParams, row: dict) -> list[int]:
     # add_special_tokens=False: the template already holds every special token it wants
     return tokenizer(prompt_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"]
 
 
-def answer_tokens(tokenizer, prompt: PromptParams, row: dict) -> int:
-    """How many tokens the row's description and end tokens take."""
-    return len(tokenizer(completion_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"])
+def answer_tokens(tokenizer, prompt: PromptParams, rows: list[dict]) -> list[int]:
+    """How many tokens each row's description and end tokens take (one batched tokenizer call)."""
+    texts = [completion_text(tokenizer, prompt, row) for row in rows]
+    return [len(ids) for ids in _ids(tokenizer, texts)]
+
+
+def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of many texts in one call: a fast tokenizer encodes a batch at ~1/10 the per-call cost of one text
+    at a time (that was ~0.2 ms a call, most of a training row's preparation at 1.3 M rows)."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # the Rust tokenizer itself: the same ids without transformers' per-text conversion
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    # add_special_tokens=False: the template already holds every special token it wants
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
 MIN_NEIGHBOUR_TOKENS = 8  # a neighbour cut below this many description tokens says too little to be worth showing
 
 
-def fit_neighbours(tokenizer, prompt: PromptParams, row: dict, neighbours: list[dict], max_prompt_tokens: int,
-                   description_tokens: int) -> dict:
-    """`row` with as many of `neighbours` (best first) as fit a prompt of `max_prompt_tokens`, each description cut
-    to at most `description_tokens` tokens, the last one shorter if that makes it fit. The caller sizes
+def fit_neighbours(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]],
+                   max_prompt_tokens: list[int], description_tokens: int) -> list[dict]:
+    """Each row with as many of its `neighbours` (best first) as fit a prompt of its `max_prompt_tokens`, each
+    description cut to at most `description_tokens` tokens, the last one shorter if that makes it fit. The caller sizes
     `max_prompt_tokens` so the answer keeps its room: neighbours are cut, never the description to be written."""
-    fitted: list[dict] = []
-    for neighbour in neighbours:
-        cut = _cut_to_fit(tokenizer, prompt, row, fitted, neighbour, max_prompt_tokens, description_tokens)
-        if cut is None:
+    return fit_neighbours_and_ids(tokenizer, prompt, rows, neighbours, max_prompt_tokens, description_tokens)[0]
+
+
+def fit_neighbours_and_ids(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]],
+                           max_prompt_tokens: list[int], description_tokens: int):
+    """`fit_neighbours`, and each fitted row's prompt token ids (None where no neighbour was fitted): a caller that
+    tokenizes the prompt next (training) need not tokenize it again.
+
+    Batched: neighbour by neighbour over all rows, each step's descriptions and trial prompts tokenized in one call;
+    a row whose trial is too long takes the one-row path (`_cut_to_fit`), which tries the same cut first."""
+    fitted: list[list[dict]] = [[] for _ in rows]
+    prompt_ids: list[list[int] | None] = [None] * len(rows)
+    active = list(range(len(rows)))
+    slot = 0
+    while active:
+        asking = [i for i in active if len(neighbours[i]) > slot]
+        if not asking:
             break
-        fitted.append(cut)
-    return dict(row, neighbours=fitted)
+        leading = dict(zip(asking, _leading_ids(tokenizer, [neighbours[i][slot]["content"] for i in asking],
+                                                description_tokens)))
+        trials: dict[int, dict] = {}
+        for i, (ids, whole) in leading.items():
+            if ids and len(ids) >= min(MIN_NEIGHBOUR_TOKENS, len(ids) if whole else MIN_NEIGHBOUR_TOKENS):
+                content = neighbours[i][slot]["content"]
+                trials[i] = dict(neighbours[i][slot], content=content if whole else tokenizer.decode(ids).strip())
+        order = list(trials)
+        texts = [prompt_text(tokenizer, prompt, dict(rows[i], neighbours=fitted[i] + [trials[i]])) for i in order]
+        still = []
+        for i, ids in zip(order, _ids(tokenizer, texts)):
+            over = len(ids) - max_prompt_tokens[i]
+            if over <= 0:
+                cut = trials[i], ids
+            else:  # the one-row path, from the first trial's overflow on
+                cut = _cut_to_fit(tokenizer, prompt, rows[i], fitted[i], neighbours[i][slot], max_prompt_tokens[i],
+                                  description_tokens, leading[i], len(leading[i][0]) - over)
+            if cut is not None:
+                fitted[i].append(cut[0])
+                prompt_ids[i] = cut[1]
+                still.append(i)
+        active, slot = still, slot + 1
+    return [dict(row, neighbours=near) for row, near in zip(rows, fitted)], prompt_ids
+
+
+def _leading_ids(tokenizer, texts: list[str], n: int) -> list[tuple[list[int], bool]]:
+    """The first n token ids of each text, and whether they are all of it. A long text is tokenized from a prefix of
+    6·n characters, not whole (a 1,500-character description is ~500 tokens of which a neighbour shows 96): the
+    prefix's first n tokens are the whole text's when the n-th ends before the prefix's last space (tokenizers do not
+    merge across words); where that cannot be told, the text is tokenized whole."""
+    prefix_chars = 6 * n  # a tokenizer makes a token of ~4 characters of English (~3 of made-up words)
+    out: list[tuple[list[int], bool] | None] = [None] * len(texts)
+    long = [i for i, t in enumerate(texts) if len(t) > prefix_chars]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if long and backend is not None:  # offsets come with fast (Rust) tokenizers only
+        prefixes = [texts[i][:prefix_chars] for i in long]
+        for i, prefix, encoding in zip(long, prefixes, backend.encode_batch(prefixes, add_special_tokens=False)):
+            if len(encoding.ids) > n and encoding.offsets[n - 1][1] <= prefix.rfind(" "):
+                out[i] = (encoding.ids[:n], False)
+    rest = [i for i, found in enumerate(out) if found is None]
+    for i, ids in zip(rest, _ids(tokenizer, [texts[i] for i in rest])):
+        out[i] = (ids[:n], len(ids) <= n)
+    return out
 
 
 @dataclass
@@ -96,36 +210,80 @@ class Example:
     def n_target_tokens(self) -> int:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
 
+    @property
+    def prompt_length(self) -> int:
+        """Tokens before the description: the labels are the input ids from here on (-100 before)."""
+        return len(self.labels) - self.n_target_tokens
+
+
+def training_examples(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]] | None,
+                      max_seq_len: int, description_tokens: int) -> tuple[list[dict], list[Example], list[int]]:
+    """Training examples with their neighbours fitted (None: no neighbours, the plain prompt): each row's completion
+    is tokenized once (its length sizes the neighbours' room), each prompt once (the fitted trial's ids are kept), a
+    neighbour's description only as far as it can be shown. (rows with neighbours, examples, untruncated lengths.)
+    Equal to `fit_neighbours` then `encode_examples` (tests/test_prompts.py), at ~1/2 the tokenizer's work."""
+    tails = [completion_text(tokenizer, prompt, row) for row in rows]
+    tail_ids = _ids(tokenizer, tails)
+    if neighbours is None:
+        fitted, prompt_ids = list(rows), [None] * len(rows)
+    else:
+        fitted, prompt_ids = fit_neighbours_and_ids(tokenizer, prompt, rows, neighbours,
+                                                    [max_seq_len - len(t) for t in tail_ids], description_tokens)
+    missing = [i for i, ids in enumerate(prompt_ids) if ids is None]
+    for i, ids in zip(missing, _ids(tokenizer, [prompt_text(tokenizer, prompt, fitted[i]) for i in missing])):
+        prompt_ids[i] = ids
+    examples, lengths = [], []
+    for row, head, tail in zip(fitted, prompt_ids, tail_ids):
+        room = max_seq_len - len(head)
+        if room <= 0:
+            raise ValueError(f"prompt for {str(row.get('title'))[:60]!r} is {len(head)} tokens, over "
+                             f"max_seq_len={max_seq_len}")
+        examples.append(Example(head + tail[:room], [IGNORE_INDEX] * len(head) + tail[:room], len(tail) > room))
+        lengths.append(len(head) + len(tail))
+    return fitted, examples, lengths
+
 
 def encode_example(tokenizer, prompt: PromptParams, row: dict, max_seq_len: int) -> Example:
-    """Token ids and labels for `row`: prompt masked with -100, its description (`content`) + end tokens kept.
+    """`encode_examples` of one row."""
+    return encode_examples(tokenizer, prompt, [row], max_seq_len)[0]
+
+
+def encode_examples(tokenizer, prompt: PromptParams, rows: list[dict], max_seq_len: int) -> list[Example]:
+    """Token ids and labels for each row: prompt masked with -100, its description (`content`) + end tokens kept
+    (prompts and completions tokenized in one call).
 
     An example longer than `max_seq_len` keeps its prompt and the first part of its description; its end
     tokens are cut with the rest, so the model is never taught to stop mid-sentence.
     """
-    prompt_ids = encode_prompt(tokenizer, prompt, row)
-    target_ids = tokenizer(completion_text(tokenizer, prompt, row), add_special_tokens=False)["input_ids"]
-    room = max_seq_len - len(prompt_ids)
-    if room <= 0:
-        raise ValueError(f"prompt for {str(row.get('title'))[:60]!r} is {len(prompt_ids)} tokens, over max_seq_len={max_seq_len}")
-    truncated = len(target_ids) > room
-    target_ids = target_ids[:room]
-    return Example(
-        input_ids=prompt_ids + target_ids,
-        labels=[IGNORE_INDEX] * len(prompt_ids) + target_ids,
-        truncated=truncated,
-    )
+    heads = [prompt_text(tokenizer, prompt, row) for row in rows]
+    tails = [completion_text(tokenizer, prompt, row, head) for row, head in zip(rows, heads)]
+    encoded = _ids(tokenizer, heads + tails)
+    examples = []
+    for row, prompt_ids, target_ids in zip(rows, encoded[:len(rows)], encoded[len(rows):]):
+        room = max_seq_len - len(prompt_ids)
+        if room <= 0:
+            raise ValueError(f"prompt for {str(row.get('title'))[:60]!r} is {len(prompt_ids)} tokens, over "
+                             f"max_seq_len={max_seq_len}")
+        examples.append(Example(input_ids=prompt_ids + target_ids[:room],
+                                labels=[IGNORE_INDEX] * len(prompt_ids) + target_ids[:room],
+                                truncated=len(target_ids) > room))
+    return examples
 
 
 def _cut_to_fit(tokenizer, prompt: PromptParams, row: dict, fitted: list[dict], neighbour: dict,
-                max_prompt_tokens: int, description_tokens: int) -> dict | None:
-    ids = tokenizer(neighbour["content"], add_special_tokens=False)["input_ids"]
-    keep = min(len(ids), description_tokens)
-    while keep > 0 and keep >= min(MIN_NEIGHBOUR_TOKENS, len(ids)):
-        content = neighbour["content"] if keep == len(ids) else tokenizer.decode(ids[:keep]).strip()
+                max_prompt_tokens: int, description_tokens: int, leading: tuple[list[int], bool] | None = None,
+                keep: int | None = None) -> tuple[dict, list[int]] | None:
+    """The neighbour cut to fit the prompt's budget (a few tokens less each try), with the prompt's ids; None when it
+    would have to be cut below MIN_NEIGHBOUR_TOKENS. `leading` and `keep`: where a caller's first try left off."""
+    ids, whole = leading or _leading_ids(tokenizer, [neighbour["content"]], description_tokens)[0]
+    total = len(ids) if whole else None  # a long text: at least description_tokens + 1 tokens
+    keep = len(ids) if keep is None else keep
+    while keep > 0 and keep >= min(MIN_NEIGHBOUR_TOKENS, total if total is not None else MIN_NEIGHBOUR_TOKENS):
+        content = neighbour["content"] if keep == total else tokenizer.decode(ids[:keep]).strip()
         trial = dict(neighbour, content=content)
-        over = len(encode_prompt(tokenizer, prompt, dict(row, neighbours=fitted + [trial]))) - max_prompt_tokens
+        prompt_ids = encode_prompt(tokenizer, prompt, dict(row, neighbours=fitted + [trial]))
+        over = len(prompt_ids) - max_prompt_tokens
         if over <= 0:
-            return trial
+            return trial, prompt_ids
         keep -= over  # re-tokenising a cut text can merge across the cut: cut again until it fits
     return None

@@ -76,6 +76,7 @@ class ScanResult:
     content_len: array = field(default_factory=lambda: array("I"))
     candidates: list = field(default_factory=list)  # heap of (-rank, row_index, uid, title, content)
     heap_full: bool = False
+    part: str | None = None  # every survivor's (uid, title, content), in row order, when the scan was given a sink
 
     def skip(self, reason: str, lineno: int) -> None:
         self.malformed[reason] += 1
@@ -195,15 +196,66 @@ def scanner_for(data: DataParams) -> str:
     return "c"
 
 
-def scan(path: Path, data: DataParams, start: int = 0, end: int | None = None, keep: int = 0) -> ScanResult:
-    """Parse, validate and clean every line in the range; keep the `keep` lowest-ranked survivors."""
+class SurvivorSink:
+    """Every row that survives the per-row filters, (uid, title, content) in row order, streamed to an Arrow IPC file
+    a block at a time: the catalogue is made from these files (prepare), so no row of a 2.25 M-line file is held in
+    memory to build it. The uid is the one the rank was drawn from (uid_fallback for a missing one)."""
+
+    FLUSH_ROWS = 65_536
+
+    def __init__(self, path: Path):
+        import pyarrow as pa
+
+        self.path = Path(path)
+        self.schema = pa.schema([("uid", pa.string()), ("title", pa.string()), ("content", pa.string())])
+        self.sink = pa.OSFile(str(self.path), "wb")
+        self.writer = pa.ipc.new_file(self.sink, self.schema)
+        self.uids: list[str] = []
+        self.titles: list[str] = []
+        self.contents: list[str] = []
+
+    def add(self, uid: str, title: str, content: str) -> None:
+        self.uids.append(uid)
+        self.titles.append(title)
+        self.contents.append(content)
+        if len(self.uids) >= self.FLUSH_ROWS:
+            self.flush()
+
+    def add_candidates(self, items: list) -> None:
+        """Heap entries (-rank, row index, uid, title, content) in row order: the C loop's survivors."""
+        for _, _, uid, title, content in items:
+            self.add(uid, title, content)
+
+    def flush(self) -> None:
+        import pyarrow as pa
+
+        if self.uids:
+            self.writer.write_batch(pa.record_batch([pa.array(self.uids, pa.string()), pa.array(self.titles, pa.string()),
+                                                     pa.array(self.contents, pa.string())], schema=self.schema))
+            self.uids, self.titles, self.contents = [], [], []
+
+    def close(self) -> str:
+        self.flush()
+        self.writer.close()
+        self.sink.close()
+        return str(self.path)
+
+
+def scan(path: Path, data: DataParams, start: int = 0, end: int | None = None, keep: int = 0,
+         sink: Path | None = None) -> ScanResult:
+    """Parse, validate and clean every line in the range; keep the `keep` lowest-ranked survivors, and write every
+    survivor to `sink` (an Arrow file) when given."""
     loop = _scan_c if scanner_for(data) == "c" else _scan_python
     # The loop makes no reference cycles, but its ~100k candidate tuples kept triggering full collections
     # that walk the heap each time (~2 % of the scan in perf).
     collecting = gc.isenabled()
     gc.disable()
+    survivors = SurvivorSink(sink) if sink is not None else None
     try:
-        return loop(path, data, start, end, keep)
+        out = loop(path, data, start, end, keep, survivors)
+        if survivors is not None:
+            out.part = survivors.close()
+        return out
     finally:
         if collecting:
             gc.enable()
@@ -229,10 +281,11 @@ def _offer(out: ScanResult, keep: int, admit: int, items: list) -> int:
     return admit
 
 
-def _scan_c(path: Path, data: DataParams, start: int, end: int | None, keep: int) -> ScanResult:
+def _scan_c(path: Path, data: DataParams, start: int, end: int | None, keep: int,
+            sink: SurvivorSink | None = None) -> ScanResult:
     """The same loop as `_scan_python`, a block at a time in C (descgen/_c/_scan.c); only the rows whose rank
-    is below the bar at the block's start come back as objects, and `_offer` re-checks the bar per row, so the
-    heap ends as the Python loop's does."""
+    is below the bar at the block's start come back as objects (every survivor, with a sink), and `_offer`
+    re-checks the bar per row, so the heap ends as the Python loop's does."""
     out = ScanResult()
     helpers = (orjson.loads, orjson.JSONDecodeError, clean_text, title_key, json_failure_reason, uid_fallback)
     args = (data.seed, data.min_title_chars, data.min_content_chars, data.drop_title_echo, data.decode_html,
@@ -240,8 +293,11 @@ def _scan_c(path: Path, data: DataParams, start: int, end: int | None, keep: int
     admit = (1 << 64) if keep else 0
     survivors = 0
     for block in _open_blocks(path, start, end, data.read_block_bytes):
+        asked = (1 << 64) if sink is not None else admit  # every survivor comes back for the sink
         (lines, malformed, drops, raw_tl, raw_cl, tl, cl, pair_keys, title_keys, ranks,
-         candidates) = _c_scan.scan_block(block, min(admit, (1 << 64) - 1), admit >> 64, survivors, *args)
+         candidates) = _c_scan.scan_block(block, min(asked, (1 << 64) - 1), asked >> 64, survivors, *args)
+        if sink is not None:
+            sink.add_candidates(candidates)
         for reason, lineno in malformed:
             out.skip(reason, out.lines + lineno)
         for reason, count in zip(DROP_REASONS[:4], drops):  # the per-row reasons, in _scan.c's order
@@ -257,7 +313,8 @@ def _scan_c(path: Path, data: DataParams, start: int, end: int | None, keep: int
     return out
 
 
-def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None = None, keep: int = 0) -> ScanResult:
+def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None = None, keep: int = 0,
+                 sink: SurvivorSink | None = None) -> ScanResult:
     """The reference loop, for where the C one is not built (and to check it against: tests/test_prepare.py)."""
     out = ScanResult()
     loads, decode, strip = orjson.loads, data.decode_html, data.strip_tags
@@ -328,6 +385,8 @@ def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None =
         ranks(rank)
         tl(len(title))
         cl(len(content))
+        if sink is not None:
+            sink.add(uid, title, content)
         if rank < admit:  # build the heap entry only for rows that get in (a few per thousand once full)
             admit = _offer(out, keep, admit, [(-rank, survivors, uid, title, content)])
         survivors += 1
@@ -343,9 +402,9 @@ _SLOT = 0
 
 def _scan_job(args):
     global _SLOT
-    slot, path, data, start, end, keep = args
+    slot, path, data, start, end, keep, parts = args
     _SLOT = slot
-    return scan(path, data, start, end, keep)
+    return scan(path, data, start, end, keep, None if parts is None else Path(parts) / f"part-{slot}.arrow")
 
 
 def split_ranges(path: Path, workers: int) -> list[tuple[int, int | None]]:
@@ -356,10 +415,12 @@ def split_ranges(path: Path, workers: int) -> list[tuple[int, int | None]]:
     return [(bounds[i], bounds[i + 1]) for i in range(workers)]
 
 
-def scan_file(path: Path, data: DataParams, keep: int) -> list[ScanResult]:
+def scan_file(path: Path, data: DataParams, keep: int, parts: Path | None = None) -> list[ScanResult]:
+    """Every worker's ScanResult over its byte range; with `parts` (a folder), each also writes its survivors there
+    (part-<worker>.arrow)."""
     global _SCANNED
     ranges = split_ranges(path, data.workers)
-    jobs = [(slot, path, data, start, end, keep) for slot, (start, end) in enumerate(ranges)]
+    jobs = [(slot, path, data, start, end, keep, parts) for slot, (start, end) in enumerate(ranges)]
     context = multiprocessing.get_context("fork")
     _SCANNED = context.Array("q", len(jobs), lock=False)
     # a .gz file's progress counts uncompressed bytes, whose total is unknown until the end
@@ -415,6 +476,11 @@ class FileScan:
     candidates: list[dict]         # eligible rows, lowest rank first
     lengths: dict                  # EDA histograms
     may_have_more: bool            # a worker's candidate heap overflowed: more eligible rows exist
+    # per survivor (all workers' rows in worker order, as the parts hold them): eligible after dedupe, rank, title key
+    eligible: np.ndarray = None
+    ranks: np.ndarray = None
+    title_keys: np.ndarray = None
+    parts: list = None             # the workers' survivor files (scan_file's `parts`), None without
 
 
 def merge(results: list[ScanResult], data: DataParams) -> FileScan:
@@ -452,7 +518,8 @@ def merge(results: list[ScanResult], data: DataParams) -> FileScan:
         for neg_rank, index, uid, title, content in r.candidates:
             row = row_base[worker] + index
             if keep[row]:
-                ranked.append((-neg_rank, uid, row, {"rank": -neg_rank, "uid": uid, "title": title, "content": content}))
+                ranked.append((-neg_rank, uid, row, {"rank": -neg_rank, "uid": uid, "title": title, "content": content,
+                                                     "row": int(row)}))
     ranked.sort(key=lambda item: item[:3])  # the row number settles a repeated uid: no order left to the heap
     candidates = [item[3] for item in ranked]
 
@@ -472,7 +539,8 @@ def merge(results: list[ScanResult], data: DataParams) -> FileScan:
         "clean_title": _histogram(results, "title_len", keep),
         "clean_content": _histogram(results, "content_len", keep),
     }
-    return FileScan(report, candidates, lengths, any(r.heap_full for r in results))
+    return FileScan(report, candidates, lengths, any(r.heap_full for r in results), keep, ranks, title_keys,
+                    [r.part for r in results] if all(r.part for r in results) else None)
 
 
 def _lowest_rank_per_key(keys: np.ndarray, ranks: np.ndarray, among: np.ndarray) -> np.ndarray:

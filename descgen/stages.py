@@ -44,7 +44,8 @@ def _artifacts(stage: str, folder: str, **files: str) -> dict[str, Artifact]:
 ARTIFACTS: dict[str, Artifact] = {
     **_artifacts("prepare", "data_dir", train_split="train.jsonl", validation_split="validation.jsonl",
                  test_split="test.jsonl", prepare_report="prepare_report.json", lengths="lengths.json",
-                 retrieval_index="retrieval_index.pkl", title_wordcloud="wordcloud_titles.png",
+                 catalogue="catalogue.arrow", catalogue_meta="catalogue.json", retrieval_index="retrieval_index.npz",
+                 retrieval_terms="retrieval_terms.json", neighbours="neighbours.npz", title_wordcloud="wordcloud_titles.png",
                  content_wordcloud="wordcloud_descriptions.png"),
     **_artifacts("baseline", "eval_dir", baseline_predictions="baseline_predictions.jsonl",
                  baseline_metrics="baseline_metrics.json"),
@@ -56,6 +57,7 @@ ARTIFACTS: dict[str, Artifact] = {
                  baseline_rag_predictions="baseline_rag_predictions.jsonl", gated_predictions="gated_predictions.jsonl",
                  baseline_rag_metrics="baseline_rag_metrics.json",
                  compare_rows="compare_rows.jsonl", compare_report="compare.json"),
+    **_artifacts("compare", "adapter_dir", gate="gate.json"),
     **_artifacts("demo", "demo_dir", demo_rows="demo.jsonl"),
 }
 
@@ -134,12 +136,15 @@ class Stage:
 
 
 SPLITS = ("train_split", "validation_split", "test_split")
-# the index is handed on through the train split it is built from (retrieval.load checks it), so it needs no
-# fingerprint of its own: a pickle's bytes need not repeat from run to run
+# what later stages read of prepare's retrieval files: the neighbours found for the splits and the catalogue's meta
+# (its digest covers every row; the index and the catalogue itself are checked against it when loaded)
+NEIGHBOURS = ("neighbours", "catalogue_meta")
 
 STAGES: tuple[Stage, ...] = (
-    Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision"), (), _data_inputs,
-          SPLITS + ("prepare_report", "lengths"), hands_on=SPLITS, uses_model=False),
+    Stage("prepare", "01_prepare.ipynb", ("data", "prompt", "model.name", "model.revision", "retrieval.source",
+                                          "retrieval.candidates", "retrieval.max_term_rows"), (), _data_inputs,
+          SPLITS + NEIGHBOURS + ("prepare_report", "lengths", "catalogue", "retrieval_index", "retrieval_terms"),
+          hands_on=SPLITS + NEIGHBOURS, uses_model=False),
     Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
           _model_inputs, ("baseline_predictions", "baseline_metrics")),
     # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key

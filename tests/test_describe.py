@@ -21,6 +21,7 @@ from descgen.clean import clean_text
 
 
 def args_for(cfg, tmp_path: Path, **values) -> object:
+    """describe's arguments; trained_cfg's tests pass write_only (that run has no compare, so no gate)."""
     namespace = describe.parse_args(["--input", str(values.pop("input")), "--output", str(values.pop("output"))])
     for key, value in values.items():
         setattr(namespace, key, value)
@@ -60,7 +61,7 @@ def test_trn_json_input_counts_every_skip_with_its_line_and_describes_the_rest(t
         row("u8", "Ballet Tutu " + "very long words " * 80, ""),
     ])
     out = tmp_path / "out.jsonl"
-    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=out, missing_only=True))
+    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=out, missing_only=True))
     rows = read_out(out)
     assert [r["uid"] for r in rows] == ["u1", "u8"]
     assert summary["rows_read"] == 8 and summary["rows_written"] == 2
@@ -78,20 +79,20 @@ def test_csv_and_stdin_inputs(trained_cfg, tmp_path):
     csv_file = tmp_path / "titles.csv"
     csv_file.write_text('uid,title\nA1,"Girls Ballet Tutu, Neon Pink"\nA2,\nA3,French Press\n')
     out = tmp_path / "csv.jsonl"
-    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=csv_file, output=out))
+    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=csv_file, output=out))
     assert [r["uid"] for r in read_out(out)] == ["A1", "A3"] and summary["skipped"] == {"empty_title": 1}
     assert read_out(out)[0]["title"] == "Girls Ballet Tutu, Neon Pink"
 
     import io
 
     out = tmp_path / "stdin.jsonl"
-    describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input="-", output=out),
+    describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input="-", output=out),
                  stdin=io.StringIO("Girls Ballet Tutu\n\nFrench Press\n"))
     assert [(r["uid"], r["title"]) for r in read_out(out)] == [("line-1", "Girls Ballet Tutu"), ("line-3", "French Press")]
 
     bad = tmp_path / "bad.csv"
     bad.write_text("name\nx\n")
-    assert describe.main(["--profile", "smoke", "--input", str(bad), "--output", str(tmp_path / "x.jsonl")] +
+    assert describe.main(["--profile", "smoke", "--write-only", "--input", str(bad), "--output", str(tmp_path / "x.jsonl")] +
                          [f"--set={o}" for o in _trained_overrides(trained_cfg)]) == 2
 
 
@@ -103,19 +104,19 @@ def _trained_overrides(cfg) -> list[str]:
 def test_an_output_from_other_params_or_another_adapter_is_refused_never_mixed(trained_cfg, tmp_path):
     source = write_lines(tmp_path / "in.json", [row(f"u{i}", f"Product number {i}", "") for i in range(3)])
     out = tmp_path / "out.jsonl"
-    describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=out))
+    describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=out))
     before = out.read_bytes()
     other = make_cfg(Path(str(trained_cfg.outputs_dir)).parent, *_trained_overrides(trained_cfg)[2:],
                      "eval.max_new_tokens=7")
     with pytest.raises(SystemExit, match=r"params_hash: '[0-9a-f]+' there, '[0-9a-f]+' now"):
-        describe.run(other, args_for(other, tmp_path, input=source, output=out))
+        describe.run(other, args_for(other, tmp_path, write_only=True, input=source, output=out))
     with pytest.raises(SystemExit, match="adapter: '[0-9a-f]+' there, 'base' now"):
-        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=out, base=True))
+        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=out, base=True))
     assert out.read_bytes() == before
     stranger = tmp_path / "mine.jsonl"
     stranger.write_text("{}\n")
     with pytest.raises(SystemExit, match="not written by describe"):
-        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=stranger))
+        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=stranger))
 
 
 # ---------------------------------------------------------------------------------------------- vLLM (stand-in module)
@@ -143,15 +144,15 @@ def test_the_vllm_engine_is_handed_the_hf_paths_prompts(trained_cfg, tmp_path, m
 
     source = write_lines(tmp_path / "in.json", [row("u1", "French Press 34 oz", ""), row("u2", "Ballet Tutu", "")])
     out = tmp_path / "vllm.jsonl"
-    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=out, engine="vllm"))
-    engine = describe.HFEngine(trained_cfg, base=False)
+    summary = describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=out, engine="vllm"))
+    engine = describe.HFEngine(trained_cfg, base=False, write_only=True)
     rows = [{"line": i + 1, "uid": u, "title": t, "content": ""} for i, (u, t) in
             enumerate([("u1", "French Press 34 oz"), ("u2", "Ballet Tutu")])]
-    assert handed["prompts"] == engine.prompter.prompts(rows)
+    assert handed["prompts"] == engine.predictor.prompts(rows)
     assert handed["lora"][2] == str(trained_cfg.adapter_dir)
     assert handed["sampling"]["stop_token_ids"] == engine.predictor.stop_ids and handed["sampling"]["temperature"] == 0.0
     assert read_out(out)[0] == {"uid": "u1", "title": "French Press 34 oz", "description": "A fine product.",
-                                "stopped": True, "new_tokens": 3, "unsupported": []}
+                                "source": "written", "stopped": True, "new_tokens": 3, "unsupported": []}
     assert summary["engine"] == "vllm" and summary["not_applied"] == ["no_repeat_ngram_size"]
 
 
@@ -159,7 +160,7 @@ def test_without_vllm_the_engine_names_the_extra(trained_cfg, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "vllm", None)  # import fails as if not installed
     source = write_lines(tmp_path / "in.json", [row("u1", "French Press", "")])
     with pytest.raises(SystemExit, match=r"pip install -e \.\[vllm\]"):
-        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, input=source, output=tmp_path / "o.jsonl",
+        describe.run(trained_cfg, args_for(trained_cfg, tmp_path, write_only=True, input=source, output=tmp_path / "o.jsonl",
                                            engine="vllm"))
 
 
@@ -215,7 +216,9 @@ def test_kill_9_mid_run_then_rerun_gives_the_uninterrupted_file(smoke_run, tmp_p
     assert len(rows) == resumed["rows_written"] == uninterrupted["rows_written"] == eligible_missing(sample)
     assert len({r["uid"] for r in rows}) == len(rows)
     assert resumed["skipped"] == uninterrupted["skipped"]
-    assert all(r["neighbours"] for r in rows)  # the smoke profile shows one neighbour (retrieval.k = 1)
+    # every row is a copy (with the row copied) or the fine-tune's text (shown one neighbour: retrieval.k = 1)
+    assert all(r["copied_uid"] if r["source"] == "copied" else r["neighbours"] for r in rows)
+    assert resumed["copied"] == uninterrupted["copied"] == sum(r["source"] == "copied" for r in rows)
 
 
 @pytest.mark.e2e
@@ -224,16 +227,23 @@ def test_describe_gives_compares_predictions_for_the_test_rows(smoke_run, tmp_pa
     from descgen import config
 
     cfg = config.load("smoke", smoke_overrides(copy))
-    out = tmp_path / "test.jsonl"
-    describe.run(cfg, args_for(cfg, tmp_path, input=copy / "outputs" / "data" / "test.jsonl", output=out))
-    predictions = [json.loads(line) for line in (copy / "outputs" / "eval" / "finetuned_predictions.jsonl")
-                   .read_text().splitlines()]
-    rows = read_out(out)
-    assert [r["uid"] for r in rows] == [p["uid"] for p in predictions]
-    assert [r["description"] for r in rows] == [p["output"] for p in predictions]
-    assert [r["stopped"] for r in rows] == [p["stopped"] for p in predictions]
-    assert [r["neighbours"] for r in rows] == [[n["uid"] for n in p["neighbours"]] for p in predictions]
-    assert [r["unsupported"] for r in rows] == [p["unsupported"] for p in predictions]
+    test_split = copy / "outputs" / "data" / "test.jsonl"
+    # the default output is compare's gated system; --write-only its fine-tune
+    for name, write_only in (("gated", False), ("finetuned", True)):
+        out = tmp_path / f"{name}.jsonl"
+        describe.run(cfg, args_for(cfg, tmp_path, input=test_split, output=out, write_only=write_only))
+        predictions = [json.loads(line) for line in (copy / "outputs" / "eval" / f"{name}_predictions.jsonl")
+                       .read_text().splitlines()]
+        rows = read_out(out)
+        assert [r["uid"] for r in rows] == [p["uid"] for p in predictions]
+        assert [r["description"] for r in rows] == [p["output"] for p in predictions], name
+        assert [r["unsupported"] for r in rows] == [p["unsupported"] for p in predictions]
+        if name == "finetuned":
+            assert [r["stopped"] for r in rows] == [p["stopped"] for p in predictions]
+            assert [r["neighbours"] for r in rows] == [[n["uid"] for n in p["neighbours"]] for p in predictions]
+        else:
+            assert [r["source"] for r in rows] == [p["source"] for p in predictions]
+            assert [r.get("copied_uid") for r in rows] == [p["copied_uid"] for p in predictions]
 
 
 @pytest.mark.e2e

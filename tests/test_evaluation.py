@@ -75,7 +75,7 @@ def test_retrieval_floor_picks_the_most_similar_training_title():
                   {"title": "Girls Ballet Tutu Neon Pink", "content": "tutu"},
                   {"title": "Cast Iron Skillet 10 Inch", "content": "skillet"}]
     test_rows = [{"title": "Ballet Tutu for Girls, Pink"}, {"title": "10 inch skillet, cast iron"}]
-    source = retrieval.NeighbourSource(retrieval.build(train_rows), train_rows)
+    source = retrieval.NeighbourSource.of_rows(train_rows)
     assert [r["content"] for r in evaluation.retrieval_floor(source, test_rows)] == ["tutu", "skillet"]
 
 

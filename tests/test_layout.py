@@ -97,8 +97,9 @@ HASHES_BEFORE_FIELDS = {
 
 # what those runs had, where a profile has changed since (every profile now shows a neighbour and bans repeated
 # n-grams in the output only; the cpu profile now has a short system message, 160 test rows, evals every 14 steps;
-# the default profile generates 32 rows at a time, describe's batch then)
-THEN = ["eval.no_repeat_ngram_scope=prompt_and_output"]
+# the default profile generates 32 rows at a time, describe's batch then; neighbours come from the catalogue, with
+# frequent terms left out of the index)
+THEN = ["eval.no_repeat_ngram_scope=prompt_and_output", "retrieval.source=train", "retrieval.max_term_rows=null"]
 PARAMS_THEN = {"default": THEN + ["retrieval.k=0", "eval.batch_size=16"], "smoke": THEN + ["retrieval.k=0"],
                "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192", "prompt.system=null", "data.n_test=200",
                               "train.eval_steps=10", "train.save_steps=10"]}

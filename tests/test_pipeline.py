@@ -326,8 +326,9 @@ def test_the_train_command_writes_what_the_notebook_writes(smoke_run, train_comm
     copy, _, _ = smoke_run
     adapter, done = train_command
     notebook_adapter = copy / "modelo_finetuned"
+    # (compare writes the copy-or-write gate beside the notebook run's adapter)
     assert sorted(p.name for p in adapter.iterdir()) == sorted(p.name for p in notebook_adapter.iterdir()
-                                                                if p.name != ".gitkeep")
+                                                                if p.name not in (".gitkeep", "gate.json"))
     report = json.loads((adapter / "training_report.json").read_text())
     from_notebook = json.loads((notebook_adapter / "training_report.json").read_text())
     assert report.keys() == from_notebook.keys()

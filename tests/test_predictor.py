@@ -63,31 +63,34 @@ def test_describe_writes_compares_texts_in_bf16_for_both_models(compared_bf16, t
     describe's default output, row for row."""
     cfg, _, _ = compared_bf16
     test_split = stages.path(cfg, "test_split")
-    for name, base in (("baseline_rag", True), ("finetuned", False)):
+    for name, flags in (("baseline_rag", {"base": True}), ("finetuned", {"write_only": True}), ("gated", {})):
         out = tmp_path / f"{name}.jsonl"
-        describe.run(cfg, describe_args(test_split, out, base=base))
+        describe.run(cfg, describe_args(test_split, out, **flags))
         predictions = read_jsonl(stages.path(cfg, f"{name}_predictions"))
         described = read_jsonl(out)
         assert [d["description"] for d in described] == [p["output"] for p in predictions], name
-        assert [d["neighbours"] for d in described] == [[n["uid"] for n in p["neighbours"]] for p in predictions]
-        assert [d["stopped"] for d in described] == [p["stopped"] for p in predictions]
+        written = [(d, p) for d, p in zip(described, predictions) if d["source"] == "written"]
+        assert [d.get("neighbours") for d, _ in written] == [[n["uid"] for n in p["neighbours"]] or None
+                                                             for _, p in written]
 
 
 def test_one_title_gets_one_text_in_the_demo_describe_and_the_command_line(compared_bf16, tmp_path, capsys):
     cfg, _, _ = compared_bf16
     table = demo.run(cfg).to_dict(orient="records")
     titles = list(cfg.demo.titles)
-    out = tmp_path / "stdin.jsonl"
-    describe.run(cfg, describe_args("-", out), stdin=io.StringIO("".join(t + "\n" for t in titles)))
-    assert [r["description"] for r in read_jsonl(out)] == [r["fine-tuned"] for r in table]
+    for column, flags in (("answer", {}), ("fine-tuned", {"write_only": True})):
+        out = tmp_path / f"{column}.jsonl"
+        describe.run(cfg, describe_args("-", out, **flags), stdin=io.StringIO("".join(t + "\n" for t in titles)))
+        assert [r["description"] for r in read_jsonl(out)] == [r[column] for r in table], column
     argv = ["--profile", "smoke", *[a for o in (f"paths.outputs={cfg.outputs_dir}", f"paths.adapter_dir={cfg.adapter_dir}",
                                                 f"model.name={cfg.model.name}", "model.dtype=bfloat16", "retrieval.k=1")
                                     for a in ("--set", o)]]
     capsys.readouterr()
-    for flag, column in (([], "fine-tuned"), (["--base"], "base")):
+    for flag, column in (([], "answer"), (["--write-only"], "fine-tuned"), (["--base"], "base")):
         assert predictor_module.main(argv + flag + titles) == 0
         printed = capsys.readouterr().out
-        assert printed == "".join(f"# {r['title']}\n{r[column]}\n\n" for r in table), column
+        texts = [block.split("\n", 1)[1].rstrip("\n") for block in printed.split("# ")[1:]]
+        assert texts == [r[column] for r in table], column
 
 
 def test_the_predictor_keeps_its_neighbour_index_across_calls(compared_bf16, monkeypatch):

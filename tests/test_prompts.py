@@ -58,3 +58,51 @@ def test_padding_is_masked_by_the_attention_mask_not_the_pad_id(smoke_cfg):
     # the EOS inside the example is still a label, although it equals the pad id
     assert batch["labels"][0, n - 1] == tokenizer.eos_token_id
     assert torch.equal(batch["labels"][1, :len(long.labels)], torch.tensor(long.labels))
+
+
+def fit_one_at_a_time(tokenizer, prompt, row, neighbours, budget, description_tokens):
+    """The neighbour fitting as written for one row (the reference the batched path is held to): each neighbour's
+    whole description tokenized, cut to description_tokens, cut further until the prompt fits."""
+    from descgen.prompts import MIN_NEIGHBOUR_TOKENS, encode_prompt
+
+    fitted = []
+    for neighbour in neighbours:
+        ids = tokenizer(neighbour["content"], add_special_tokens=False)["input_ids"]
+        keep, chosen = min(len(ids), description_tokens), None
+        while keep > 0 and keep >= min(MIN_NEIGHBOUR_TOKENS, len(ids)):
+            content = neighbour["content"] if keep == len(ids) else tokenizer.decode(ids[:keep]).strip()
+            over = len(encode_prompt(tokenizer, prompt, dict(row, neighbours=fitted + [dict(neighbour, content=content)]))) - budget
+            if over <= 0:
+                chosen = dict(neighbour, content=content)
+                break
+            keep -= over
+        if chosen is None:
+            break
+        fitted.append(chosen)
+    return dict(row, neighbours=fitted)
+
+
+def test_batched_neighbour_fitting_and_training_examples_equal_the_one_row_path(smoke_cfg):
+    """Across budgets that fit every neighbour, some, or none, and descriptions short and long (a long one is
+    tokenized from a prefix)."""
+    from descgen.prompts import fit_neighbours, training_examples
+
+    tokenizer = modeling.load_tokenizer(smoke_cfg)
+    words = "soft pink tulle tutu for dance class and birthday parties with a satin bow".split()
+    rows, near = [], []
+    for i in range(40):
+        rows.append({"uid": str(i), "title": f"Girls Ballet Tutu {i}", "content": " ".join(words[: 3 + i % 12]) * (1 + i % 3)})
+        near.append([{"uid": f"n{i}{j}", "title": f"Tutu {j}", "content": " ".join(words * (1 + (i * j) % 40))[: 40 + 97 * i]}
+                     for j in range(i % 4)])
+    for budget in (400, 120, 70, 30):
+        batched = fit_neighbours(tokenizer, smoke_cfg.prompt, rows, near, [budget] * len(rows), 24)
+        assert batched == [fit_one_at_a_time(tokenizer, smoke_cfg.prompt, r, n, budget, 24) for r, n in zip(rows, near)]
+    for max_seq_len in (400, 160, 90):
+        fitted, examples, lengths = training_examples(tokenizer, smoke_cfg.prompt, rows, near, max_seq_len, 24)
+        budgets = [max_seq_len - len(tokenizer(completion_text(tokenizer, smoke_cfg.prompt, r),
+                                               add_special_tokens=False)["input_ids"]) for r in rows]
+        assert fitted == [fit_one_at_a_time(tokenizer, smoke_cfg.prompt, r, n, b, 24) for r, n, b in zip(rows, near, budgets)]
+        assert [vars(e) for e in examples] == [vars(encode_example(tokenizer, smoke_cfg.prompt, r, max_seq_len))
+                                               for r in fitted]
+        assert lengths == [len(tokenizer(prompt_text(tokenizer, smoke_cfg.prompt, r) + completion_text(
+            tokenizer, smoke_cfg.prompt, r), add_special_tokens=False)["input_ids"]) for r in fitted]

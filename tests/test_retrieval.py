@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from descgen import modeling, predictor, prepare, retrieval, stages
-from descgen.prompts import answer_tokens, encode_example, encode_prompt, prompt_text
+from descgen.prompts import encode_example, encode_prompt, prompt_text
 
 from conftest import make_cfg
 
@@ -20,13 +20,12 @@ TRAIN = [
 ]
 
 
-def source_of(rows):
-    return retrieval.NeighbourSource(retrieval.build(rows), rows)
+def source_of(rows, held_out=()):
+    return retrieval.NeighbourSource.of_rows(rows, held_out)
 
 
 def test_a_row_never_sees_itself_nor_a_row_with_its_normalised_title():
-    index = retrieval.build(TRAIN)
-    (near,) = retrieval.neighbours(index, TRAIN, [TRAIN[0]], k=4)
+    (near,) = source_of(TRAIN).nearest([TRAIN[0]], k=4)
     uids = [n["uid"] for n in near]
     assert "t1" not in uids and "t4" not in uids  # itself, and "girls ballet tutu, neon pink!"
     assert uids[0] == "t2"  # the sibling with another title and the same description is a legitimate neighbour
@@ -34,17 +33,33 @@ def test_a_row_never_sees_itself_nor_a_row_with_its_normalised_title():
 
 
 def test_a_new_title_retrieves_its_family_first():
-    index = retrieval.build(TRAIN)
-    (near,) = retrieval.neighbours(index, TRAIN, [{"title": "Toddler Ballet Tutu Neon Pink"}], k=2)
+    (near,) = source_of(TRAIN).nearest([{"title": "Toddler Ballet Tutu Neon Pink"}], k=2)
     assert {n["uid"] for n in near} <= {"t1", "t2", "t4"} and near[0]["similarity"] > 0.3
 
 
-def test_top_k_breaks_ties_by_index_like_a_stable_sort():
-    rng = np.random.default_rng(0)
-    for _ in range(500):
-        scores = rng.integers(0, 4, rng.integers(1, 20)).astype(float)
-        k = int(rng.integers(0, 6))
-        assert retrieval.top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+def test_a_row_sharing_no_word_is_no_neighbour():
+    (near,) = source_of(TRAIN).nearest([{"title": "Wireless Bluetooth Earbuds"}], k=3)
+    assert near == []
+    (near,) = source_of(TRAIN).nearest([{"title": "Cast Iron Pan"}], k=5)
+    assert [n["uid"] for n in near] == ["t3"] and near[0]["similarity"] > 0
+
+
+def test_equal_similarities_come_in_row_order_whatever_k():
+    twins = [{"uid": f"u{i}", "title": f"Ceramic Mug {chr(65 + i)}", "content": str(i)} for i in range(12)]
+    source = source_of(twins)
+    for k in (1, 3, 7):
+        (near,) = source.nearest([{"title": "Ceramic Mug"}], k)
+        assert [n["uid"] for n in near] == [f"u{i}" for i in range(k)]
+
+
+def test_held_out_rows_are_shown_only_to_products_outside_the_splits():
+    held = [{"uid": "h1", "title": "Girls Ballet Tutu Mint Green", "content": "A held-out tutu."}]
+    source = source_of(TRAIN, held)
+    (for_a_split_row,) = source.nearest([{"uid": "t2", "title": "Girls Ballet Tutu Lavender"}], k=5)
+    (for_the_held_row,) = source.nearest([held[0]], k=5)
+    (for_a_new_product,) = source.nearest([{"uid": "new", "title": "Girls Ballet Tutu Mint"}], k=5)
+    assert "h1" not in {n["uid"] for n in for_a_split_row + for_the_held_row}
+    assert for_a_new_product[0]["uid"] == "h1"
 
 
 def test_k_zero_leaves_rows_and_the_prompt_as_they_were(tmp_path, tiny_model_dir):
@@ -83,8 +98,7 @@ def test_neighbours_are_cut_to_the_budget_and_never_the_answer(tmp_path, tiny_mo
     # a budget too small for any neighbour: none are shown, the answer still fits
     tight = make_cfg(tmp_path, "retrieval.k=3", "train.max_seq_len=60", model_dir=tiny_model_dir)
     (bare,) = retrieval.attach(tight, tokenizer, [row], source_of(long_train), for_training=True)
-    assert bare["neighbours"] == [] or len(encode_prompt(tokenizer, tight.prompt, bare)) + answer_tokens(
-        tokenizer, tight.prompt, bare) <= 60
+    assert bare["neighbours"] == []
 
 
 def test_generation_prompts_leave_room_for_max_new_tokens(tmp_path, tiny_model_dir):
@@ -103,18 +117,70 @@ def test_min_similarity_drops_far_neighbours(tmp_path, tiny_model_dir):
     assert row["neighbours"] == []
 
 
-def test_prepare_writes_the_index_and_a_changed_train_split_rebuilds_it(tmp_path, tiny_model_dir):
-    cfg = make_cfg(tmp_path, model_dir=tiny_model_dir)
-    prepare.run(cfg)
-    index_file = stages.path(cfg, "retrieval_index")
-    train_rows = stages.read_split(cfg, "train")
-    written = index_file.read_bytes()
-    assert retrieval.load(cfg, train_rows).uids == [r["uid"] for r in train_rows]
-    assert index_file.read_bytes() == written  # reused, not rebuilt
-    changed = train_rows[1:]
-    stages.path(cfg, "train_split").write_text("".join(json.dumps(r) + "\n" for r in changed))
-    assert retrieval.load(cfg, changed).uids == [r["uid"] for r in changed]
-    assert index_file.read_bytes() != written  # rebuilt for the split it now describes
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, tiny_model_dir):
+    cfg = make_cfg(tmp_path_factory.mktemp("catalogue"), model_dir=tiny_model_dir)
+    return cfg, prepare.run(cfg)
+
+
+def test_the_catalogue_holds_every_eligible_row_and_keeps_validation_and_test_rows_apart(prepared):
+    cfg, result = prepared
+    catalogue = retrieval.Catalogue.open(cfg)
+    uids = catalogue.table.column("uid").to_pylist()
+    shown, held = set(uids[:catalogue.catalogue_rows]), uids[catalogue.catalogue_rows:]
+    held_rows = result.splits["validation"] + result.splits["test"]
+    assert len(catalogue) == result.report["eligible"]
+    assert sorted(held) == sorted(r["uid"] for r in held_rows)
+    assert not shown & {r["uid"] for r in held_rows}
+    held_keys = {retrieval.key_hash(r["title"]) for r in held_rows}
+    assert not held_keys & set(catalogue.title_keys[:catalogue.catalogue_rows].tolist())
+    assert {r["uid"] for r in result.splits["train"]} <= shown
+
+
+def test_prepared_neighbours_are_a_fresh_search_and_never_of_similarity_zero(prepared):
+    cfg, result = prepared
+    source = retrieval.NeighbourSource.load(cfg)
+    fresh = retrieval.NeighbourSource(source.catalogue, source.index, {}, 0)  # nothing stored: it searches
+    for split in ("train", "validation", "test"):
+        rows = stages.read_split(cfg, split)
+        stored = source.nearest(rows, cfg.retrieval.candidates, split)
+        assert stored == fresh.nearest(rows, cfg.retrieval.candidates), split
+        assert all(n["similarity"] > 0 for near in stored for n in near)
+        held = {r["uid"] for r in result.splits["validation"] + result.splits["test"]}
+        assert not held & {n["uid"] for near in stored for n in near}  # no split row sees a held-out row
+
+
+def test_an_index_of_another_format_or_catalogue_is_refused_naming_prepare(prepared, tmp_path):
+    import shutil
+
+    from conftest import make_cfg as again
+
+    cfg, _ = prepared
+    copy = again(tmp_path, f"model.name={cfg.model.name}")
+    shutil.copytree(cfg.data_dir, copy.data_dir)
+    meta = json.loads(stages.path(copy, "catalogue_meta").read_text())
+    stages.path(copy, "catalogue_meta").write_text(json.dumps(dict(meta, digest="0" * 16)))
+    with pytest.raises(stages.MissingArtifact, match=r"another catalogue: run the prepare stage"):
+        retrieval.NeighbourSource.load(copy)
+    stages.path(copy, "catalogue_meta").write_text(json.dumps(dict(meta, format=1)))
+    with pytest.raises(stages.MissingArtifact, match=r"is of format 1, not 2: run the prepare stage"):
+        retrieval.NeighbourSource.load(copy)
+
+
+def test_nothing_prepare_writes_is_a_pickle(prepared):
+    cfg, _ = prepared
+    for path in cfg.data_dir.iterdir():
+        assert not path.read_bytes().startswith(b"\x80"), path  # every pickle protocol >= 2 begins so
+    with np.load(stages.path(cfg, "retrieval_index"), allow_pickle=False) as arrays:
+        assert set(arrays.files) == {"data", "indices", "indptr", "shape", "idf", "meta"}
+
+
+def test_the_train_source_draws_neighbours_from_the_train_split_alone(tmp_path, tiny_model_dir):
+    cfg = make_cfg(tmp_path, "retrieval.source=train", model_dir=tiny_model_dir)
+    result = prepare.run(cfg)
+    catalogue = retrieval.Catalogue.open(cfg)
+    assert catalogue.table.column("uid").to_pylist() == [r["uid"] for r in result.splits["train"]]
+    assert len(catalogue) == catalogue.catalogue_rows
 
 
 def test_the_floor_copies_the_nearest_title_through_the_index():
@@ -132,12 +198,18 @@ def test_training_with_neighbours_shows_them_and_reports_it(compared_bf16):
 
 def test_compare_json_scores_every_system_alike_with_neighbours(compared_bf16):
     cfg, _, report = compared_bf16
-    assert set(report["models"]) == {"baseline", "baseline_rag", "finetuned", "retrieval", "gated"}
-    assert set(report["vs_baseline"]) == {"baseline_rag", "finetuned", "retrieval", "gated"}
-    assert set(report["vs_retrieval"]) == {"baseline", "baseline_rag", "finetuned", "gated"}
+    assert set(report["models"]) == {"baseline", "baseline_rag", "finetuned", "retrieval", "gated", "oracle"}
+    assert set(report["vs_baseline"]) == {"baseline_rag", "finetuned", "retrieval", "gated", "oracle"}
+    assert set(report["vs_retrieval"]) == {"baseline", "baseline_rag", "finetuned", "gated", "oracle"}
+    assert set(report["gated_vs"]) == {"finetuned", "retrieval", "oracle"}
     gated = [json.loads(line) for line in open(stages.path(cfg, "gated_predictions"))]
     assert sum(g["copied"] for g in gated) == report["gate"]["copied_test_rows"]
-    assert all(g["similarity"] >= report["gate"]["threshold"] for g in gated if g["copied"])
+    assert all((g["p"] > report["gate"]["threshold"]) == g["copied"] for g in gated if g["p"] is not None)
+    assert all(g["source"] == ("copied" if g["copied"] else "written") for g in gated)
+    # the oracle takes, per row, the better of the two the gate chooses between
+    oracle = [json.loads(line) for line in open(stages.path(cfg, "finetuned_predictions"))]
+    assert report["models"]["oracle"]["rougeL"] >= max(report["models"]["gated"]["rougeL"],
+                                                       np.mean([o["rougeL"] for o in oracle]))
     for table in (report["delta"], report["delta_vs_retrieval"], *report["vs_baseline"].values(),
                   *report["vs_retrieval"].values()):
         for ci in table.values():
@@ -159,18 +231,8 @@ def test_without_neighbours_there_is_no_baseline_rag(trained_cfg):
         "baseline", "finetuned", "retrieval"}
 
 
-def test_the_gate_copies_only_above_the_threshold_that_scores_best_on_validation():
-    from descgen.compare import best_threshold
-
-    similarity = np.array([0.9, 0.8, 0.3, 0.2])
-    copied = np.array([1.0, 0.9, 0.0, 0.1])   # siblings copy well, far rows do not
-    wrote = np.array([0.3, 0.3, 0.3, 0.3])
-    assert best_threshold(similarity, copied, wrote) == (0.8, pytest.approx((1.0 + 0.9 + 0.3 + 0.3) / 4))
-    assert best_threshold(similarity, copied * 0, wrote)[0] == float("inf")  # copying never helps: never copy
-
-
 def test_the_predictor_command_without_prepared_splits_names_the_stage_to_run_before_loading_a_model(tmp_path):
     argv = ["--profile", "smoke", "--set", f"paths.outputs={tmp_path}", "--set", "model.build=null",
             "--set", "model.name=no/such-model", "--base", "Girls Ballet Tutu"]
-    with pytest.raises(SystemExit, match=r"^predictor: .*train.jsonl not found: run the prepare stage first"):
+    with pytest.raises(SystemExit, match=r"^predictor: .*catalogue.arrow not found: run the prepare stage first"):
         predictor.main(argv)

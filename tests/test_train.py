@@ -33,6 +33,29 @@ def test_chunked_description_loss_equals_the_standard_causal_lm_loss(smoke_cfg):
         assert torch.allclose(total / count, reference, atol=1e-5)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_tokenized_training_set_on_disk_is_the_in_memory_tokenization(prepared, workers):
+    from descgen import stages
+    from descgen.predictor import Prompter
+
+    cfg = prepared("retrieval.k=1", f"data.workers={workers}")
+    dataset, stats = train.tokenized(cfg, "train")
+    tokenizer = modeling.load_tokenizer(cfg)
+    rows = Prompter(cfg, tokenizer).prompted(stages.read_split(cfg, "train"), "train", for_training=True)
+    examples = [encode_example(tokenizer, cfg.prompt, r, cfg.train.max_seq_len) for r in rows]
+    assert dataset["input_ids"] == [e.input_ids for e in examples]
+    assert dataset["prompt_length"] == [e.prompt_length for e in examples]
+    assert dataset["length"] == [len(e.input_ids) for e in examples]
+    # the collator's labels are encode_example's
+    batch = losses.PadCollator(0)([dataset[i] for i in range(3)])
+    for i in range(3):
+        assert batch["labels"][i, :len(examples[i].labels)].tolist() == examples[i].labels
+    assert stats == {"rows": 400, "truncated": sum(e.truncated for e in examples),
+                     "neighbours_shown": sum(len(r["neighbours"]) for r in rows)}
+    assert 0 < stats["neighbours_shown"] < 400  # within 160 tokens only some rows have room for their neighbour
+    assert dataset.cache_files and dataset.cache_files[0]["filename"].endswith("train.arrow")  # memory-mapped
+
+
 def test_training_lowers_validation_loss_and_writes_the_report(prepared):
     cfg = prepared()
     report = train.run(cfg)

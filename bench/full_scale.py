@@ -1,0 +1,172 @@
+"""The whole catalogue at the dataset's real size, on a full-size stand-in of trn.json (bench/standin.py: 2,248,619
+lines, Zipf titles, product families, a third empty), with the smoke profile's tiny model so the figures are the
+pipeline's, not a model's. Prints each part's wall time and peak memory; docs/benchmarks.md records them.
+
+    python bench/full_scale.py                      # every part (~1 h on 2 cores, most of it describe)
+    python bench/full_scale.py --parts prepare tokenize
+    python bench/full_scale.py --describe-rows 100000   # describe the first 100 k empty rows only
+
+Parts (each in fresh processes; memory is the peak RSS of the part's whole process tree, sampled every 0.5 s):
+- prepare:  `./run_all.sh --profile full --only prepare` (scan, catalogue, index, every split row's neighbours, EDA
+            on a 50 k sample): goal <= 5 min and <= 8 GB.
+- tokenize: the tokenized set of every training row (~1.3 M), built once as an Arrow file: goal <= 10 min and
+            <= 3 GB per process.
+- train:    20 optimizer steps with 2 processes (gloo), killed with -9 after the checkpoint at step 10, then resumed
+            to step 20; per-process memory.
+- describe: every row without a description (~740 k), max_new_tokens 4: rows/s, and the memory at the end against
+            the memory after the first 10 k rows (goal: within 10 %); peak <= 20 GB throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import standin  # noqa: E402
+
+WORK = ROOT / "bench" / "data" / "full"
+SETS = ["model.name=models/tiny-phi3", "model.build=tiny-phi3", "data.workers=2", "train.num_processes=1",
+        "eval.num_processes=1", f"paths.outputs={WORK / 'outputs'}", f"paths.adapter_dir={WORK / 'adapter'}"]
+
+
+class Watch:
+    """Peak RSS of a process tree (the sum over its processes, and the largest one), sampled every half second."""
+
+    def __init__(self, pid: int):
+        self.root = psutil.Process(pid)
+        self.peak_total = self.peak_single = 0
+        self.samples: list[tuple[float, int]] = []
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        while not self.done:
+            try:
+                tree = [self.root] + self.root.children(recursive=True)
+                sizes = []
+                for p in tree:
+                    try:
+                        sizes.append(p.memory_info().rss)
+                    except psutil.Error:
+                        pass
+                total = sum(sizes)
+                self.peak_total = max(self.peak_total, total)
+                self.peak_single = max(self.peak_single, max(sizes, default=0))
+                self.samples.append((time.perf_counter() - start, total))
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+
+    def stop(self) -> dict:
+        self.done = True
+        self.thread.join()
+        last = self.samples[-1][1] if self.samples else 0
+        return {"peak_tree_gb": round(self.peak_total / 2**30, 2), "peak_process_gb": round(self.peak_single / 2**30, 2),
+                "last_tree_gb": round(last / 2**30, 3)}
+
+
+def run(command: list[str], label: str, kill_when=None, env=None) -> dict:
+    print(f"\n== {label}: {' '.join(command[:6])} ...", flush=True)
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, **(env or {})), start_new_session=True)
+    watch = Watch(process.pid)
+    killed = False
+    while process.poll() is None:
+        if kill_when is not None and not killed and kill_when():
+            os.killpg(process.pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.5)
+    figures = watch.stop()
+    figures.update(wall_s=round(time.perf_counter() - started, 1), exit=process.returncode, killed=killed)
+    print(f"== {label}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def cli(module: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", module, "--profile", "full", *[a for s in SETS for a in ("--set", s)], *extra]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["prepare", "tokenize", "train", "describe"])
+    parser.add_argument("--describe-rows", type=int, default=None, help="default: every row without a description")
+    args = parser.parse_args()
+    source = standin.ensure()
+    SETS.append(f"data.path={source}")
+    results: dict[str, dict] = {}
+
+    if "prepare" in args.parts:
+        results["prepare"] = run(["./run_all.sh", "--profile", "full", "--only", "prepare",
+                                  *[a for s in SETS for a in ("--set", s)]], "stage 1 (run_all --only prepare)")
+        report = json.loads((WORK / "outputs" / "data" / "prepare_report.json").read_text())
+        results["prepare"].update(phase_s=report["phase_s"], split_sizes=report["split_sizes"],
+                                  catalogue=report["catalogue"], retrieval=report["retrieval"])
+
+    if "tokenize" in args.parts:
+        code = ("import sys; from descgen import config, train; "
+                "cfg = config.load('full', sys.argv[1:]); print(train.tokenized(cfg, 'train')[1])")
+        results["tokenize"] = run([sys.executable, "-c", code, *SETS], "tokenized training set")
+
+    if "train" in args.parts:
+        sets = ["train.num_processes=2", "train.max_steps=20", "train.eval_steps=10", "train.save_steps=10",
+                "train.micro_batch_size=8", "train.grad_accum=1", "train.gradient_checkpointing=false"]
+        command = cli("descgen.train", *[a for s in sets for a in ("--set", s)])
+        checkpoints = WORK / "outputs" / "train"
+        at_ten = lambda: any(checkpoints.glob("*/checkpoints/checkpoint-10/trainer_state.json"))  # noqa: E731
+        results["train_killed"] = run(command, "20 steps, 2 processes, kill -9 after step 10", kill_when=at_ten)
+        results["train_resumed"] = run(command, "the same command again: resumes")
+        report = json.loads((WORK / "adapter" / "training_report.json").read_text())
+        results["train_resumed"].update({k: report[k] for k in ("final_step", "resumed_from", "train_rows",
+                                                                "world_size", "train_tokens_per_s")})
+
+    if "describe" in args.parts:
+        out = WORK / "described.jsonl"
+        for leftover in (out, out.with_name(out.name + ".progress.json")):
+            leftover.unlink(missing_ok=True)
+        extra = ["--input", str(source), "--missing-only", "--output", str(out), "--set", "eval.max_new_tokens=4",
+                 "--set", "describe.chunk_rows=2048"]
+        if args.describe_rows:
+            extra += ["--limit", str(args.describe_rows)]
+        progress = out.with_name(out.name + ".progress.json")
+        marks: dict[str, float] = {}
+
+        def after_10k() -> bool:  # never kills: records the tree's memory once 10 k rows are written
+            if "rss_at_10k_gb" not in marks and progress.exists():
+                try:
+                    if json.loads(progress.read_text())["rows_written"] >= 10_000:
+                        marks["rss_at_10k_gb"] = current_tree_gb()
+                except (ValueError, KeyError):
+                    pass
+            return False
+
+        results["describe"] = run(cli("descgen.describe", *extra), "describe every empty row", kill_when=after_10k)
+        summary = json.loads(out.with_name("described.summary.json").read_text())
+        results["describe"].update(marks, rows_written=summary["rows_written"], rows_per_s=summary["rows_per_s"])
+
+    print("\n" + json.dumps(results, indent=1))
+
+
+def current_tree_gb() -> float:
+    """RSS of this benchmark's running child tree (the describe process), in GiB."""
+    me = psutil.Process()
+    total = sum(p.memory_info().rss for p in me.children(recursive=True))
+    return round(total / 2**30, 3)
+
+
+if __name__ == "__main__":
+    main()
