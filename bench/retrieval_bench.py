@@ -23,6 +23,7 @@ profile's test split of the bundled sample, with each variant, from the catalogu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -180,12 +181,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=None, help="e.g. exact 'prune 5000' (default: every one)")
     parser.add_argument("--no-quality", action="store_true", help="skip the sample's floor")
     args = parser.parse_args()
-    try:
-        import bm25s  # noqa: F401
-        bm25 = True
-    except ImportError:
+    bm25 = importlib.util.find_spec("bm25s") is not None
+    if not bm25:
         print("bm25s not installed: `pip install bm25s==0.3.16` to compare it", flush=True)
-        bm25 = False
     chosen = args.variants or variants(bm25)
     if not args.no_quality:
         quality(chosen)

@@ -22,13 +22,12 @@ import numpy as np
 from . import config, distributed, local_models, model_card, modeling, stages
 from . import gate as gate_module
 from .config import Config
-from .evaluation import (ROUGE_KEYS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
+from .evaluation import (ROUGE_KEYS, SYSTEMS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
                          retrieval_floor, score_model, score_rows, summarize, uids_hash)
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from .predictor import Predictor
 
 MODELS = ("baseline", "finetuned", "retrieval")
-SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated", "oracle")  # in the order the tables show them
 
 
 def run(cfg: Config) -> dict:
@@ -285,24 +284,64 @@ def headline_table(report: dict):
     return table.round(4)
 
 
-def systems_table(report: dict):
-    """Every system's ROUGE-L and stop rate, with its ROUGE-L delta and 95 % CI against the baseline and against
-    the retrieval floor."""
+def gate_table(report: dict):
+    """The gate in numbers: what it learnt from (catalogue rows, cross-validated), its operating point on validation,
+    and on the test rows: rows copied, precision and recall of copying, gated against the fine-tune, the floor and the
+    oracle, and what adapting a copy to its variant changed."""
     import pandas as pd
+
+    gate, report_gate = report["gate"], report["gate"]["report"]
+    validation = report_gate.get("validation", {})
 
     def ci(d: dict | None) -> str:
         return "" if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
 
-    names = [n for n in SYSTEMS if n in report["models"]]
-    return pd.DataFrame({
-        "ROUGE-L": [report["models"][n]["rougeL"] for n in names],
-        "ROUGE-1": [report["models"][n]["rouge1"] for n in names],
-        "stop rate": [report["models"][n].get("stop_rate", np.nan) for n in names],
-        # rows stating a number, unit or size that neither the title nor the neighbours shown state
-        "unsupported facts": [report["models"][n].get("unsupported_rate", np.nan) for n in names],
-        "vs baseline (ROUGE-L, 95% CI)": [ci(report["vs_baseline"].get(n, {}).get("rougeL")) for n in names],
-        "vs floor (ROUGE-L, 95% CI)": [ci(report["vs_retrieval"].get(n, {}).get("rougeL")) for n in names],
-    }, index=names).round(4)
+    adapt = gate["adapt"]
+    items = {
+        "labelled catalogue rows (a copy's ROUGE-L, no generation)": report_gate.get("labelled_rows"),
+        "share of them whose nearest description fits": report_gate.get("right_share"),
+        "cross-validated AUC / log-loss": f"{report_gate.get('cv_auc', float('nan')):.3f} / "
+                                          f"{report_gate.get('cv_log_loss', float('nan')):.3f}",
+        "cross-validated share copied, precision, recall": f"{report_gate.get('cv_copied_share')}, "
+                                                           f"{report_gate.get('cv_precision')}, {report_gate.get('cv_recall')}",
+        "copy when P(fits) is above": gate["threshold"],
+        "expected copy score if it fits / not": f"{gate['copy_right']:.3f} / {gate['copy_wrong']:.3f}",
+        "expected written score if it fits / not": f"{gate['write_right']:.3f} / {gate['write_wrong']:.3f}",
+        "validation: copied, gated / written / copied / oracle ROUGE-L":
+            f"{validation.get('copied')} of {validation.get('rows')}: {validation.get('gated_rougeL', 0):.4f} / "
+            f"{validation.get('written_rougeL', 0):.4f} / {validation.get('copied_rougeL', 0):.4f} / "
+            f"{validation.get('oracle_rougeL', 0):.4f}",
+        "test: rows copied": f"{gate['copied_test_rows']} of {gate['test_rows']}",
+        "test: precision, recall of copying": f"{gate['test_precision']}, {gate['test_recall']}",
+        "gated − fine-tuned (ROUGE-L, 95% CI)": ci(report.get("gated_vs", {}).get("finetuned")),
+        "gated − floor": ci(report.get("gated_vs", {}).get("retrieval")),
+        "gated − oracle": ci(report.get("gated_vs", {}).get("oracle")),
+        "copies adapted to their variant (test rows)": adapt["rows_adapted"],
+        "on those rows, plain copy: ROUGE-L, unsupported facts": f"{adapt['plain_copy']['rougeL']}, "
+                                                               f"{adapt['plain_copy']['unsupported_rate']}",
+        "on those rows, adapted copy: ROUGE-L, unsupported facts": f"{adapt['adapted_copy']['rougeL']}, "
+                                                                 f"{adapt['adapted_copy']['unsupported_rate']}",
+    }
+    return pd.DataFrame({"value": [str(v) for v in items.values()]}, index=list(items))
+
+
+def plot_calibration(report: dict):
+    """The gate's cross-validated probability against how often the nearest description did fit, per bin: on the
+    diagonal, its p can be read as a chance (the decision weighs p against the threshold)."""
+    import matplotlib.pyplot as plt
+
+    bins = report["gate"]["report"].get("calibration", [])
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    if bins:
+        ax.scatter([b["predicted"] for b in bins], [b["observed"] for b in bins], s=[10 + b["rows"] ** 0.5 * 4 for b in bins])
+    ax.axvline(min(report["gate"]["threshold"], 1.0), color="red", ls=":", label="copy above this p")
+    ax.set_xlabel("predicted P(the nearest description fits)")
+    ax.set_ylabel("observed share that fits")
+    ax.set_title("gate calibration (5-fold, catalogue rows)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
 
 
 def novelty_table(report: dict):

@@ -34,20 +34,11 @@ def side_by_side(predictor: Predictor, titles: list[str], **override):
     if predictor.cfg.retrieval.k:
         table["neighbours"] = [" | ".join(f"{n['title']} ({n['similarity']:.2f})" for n in r["neighbours"])
                                for r in prompted]
-    if stages.path(predictor.cfg, "gate").exists() and not override:
+    if stages.path(predictor.cfg, "gate").exists():  # what describe writes, with the params' decoding
         answers = predictor.answer(rows, progress="demo: answer")
         table["answer"] = [a.text for a in answers]
-        table["source"] = [source_line(a) for a in answers]
+        table["source"] = [a.source_line for a in answers]
     return table
-
-
-def source_line(answer) -> str:
-    """Where an answer came from, in words: 'copied from B0... (similarity 0.91, p 0.87)' or 'written (p 0.02)'."""
-    p = f"p {answer.p:.2f}" if answer.p is not None else "no catalogue row shares a word"
-    if answer.source == "copied":
-        swapped = f", {answer.swaps} variant word(s) swapped" if answer.swaps else ""
-        return f"copied from {answer.copied_uid} (similarity {answer.similarity:.2f}, {p}{swapped})"
-    return f"written by the fine-tune ({p})"
 
 
 def run(cfg: Config, predictor: Predictor | None = None):
@@ -69,7 +60,7 @@ def widget(predictor: Predictor):
     temperature = w.FloatSlider(value=cfg.eval.temperature, min=0.1, max=1.5, step=0.05, description="temperature")
     max_tokens = w.IntSlider(value=cfg.eval.max_new_tokens, min=16, max=512, step=16, description="max tokens")
     button = w.Button(description="Generate", button_style="primary")
-    base_out, tuned_out = w.HTML(), w.HTML()
+    base_out, tuned_out, answer_out = w.HTML(), w.HTML(), w.HTML()
 
     def on_click(_):
         button.disabled = True
@@ -80,9 +71,12 @@ def widget(predictor: Predictor):
             tuned_out.value = f"<b>fine-tuned</b><p>{html.escape(table['fine-tuned'][0])}</p>"
             if "neighbours" in table:
                 tuned_out.value += f"<small>neighbours shown: {html.escape(table['neighbours'][0])}</small>"
+            if "answer" in table:
+                answer_out.value = (f"<b>answer (what describe writes)</b><p>{html.escape(table['answer'][0])}</p>"
+                                    f"<small>{html.escape(table['source'][0])}</small>")
         finally:
             button.disabled = False
 
     button.on_click(on_click)
     columns = w.HBox([w.Box([base_out], layout=w.Layout(width="50%")), w.Box([tuned_out], layout=w.Layout(width="50%"))])
-    return w.VBox([title, w.HBox([sample, temperature, max_tokens]), button, columns])
+    return w.VBox([title, w.HBox([sample, temperature, max_tokens]), button, columns, answer_out])

@@ -52,7 +52,7 @@ from .facts import row_sources, unsupported
 from .generate import Generation, decoding_kwargs
 from .io import atomic_write_json, hash_into, read_json
 from . import gate as gate_module
-from .predictor import Answer, Predictor, Prompter, answer_rows
+from .predictor import Answer, Predictor, Prompter, answer_rows, cut_title
 from .progress import Progress
 from .scan import EXAMPLES_PER_REASON, read_records
 
@@ -141,14 +141,6 @@ def chunks(rows: Iterator[dict], size: int, limit: int | None) -> Iterator[list[
             chunk = []
     if chunk:
         yield chunk
-
-
-def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:
-    """A title over describe.max_title_tokens, cut to it at a token boundary and flagged."""
-    ids = tokenizer(row["title"], add_special_tokens=False)["input_ids"]
-    if len(ids) <= max_tokens:
-        return row
-    return dict(row, title=tokenizer.decode(ids[:max_tokens]).strip(), title_truncated=True)
 
 
 # ------------------------------------------------------------------------------------------ engines

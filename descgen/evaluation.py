@@ -14,6 +14,8 @@ from .facts import row_sources, unsupported
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+# compare's systems, in the order every table shows them; `oracle` reads the answers (a ceiling, not a system)
+SYSTEMS = ("baseline", "baseline_rag", "finetuned", "retrieval", "gated", "oracle")
 METRIC_KEYS = ROUGE_KEYS + ("perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
 # settings that must be identical for two models' outputs to be compared
 DECODING_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "no_repeat_ngram_size", "no_repeat_ngram_scope",
@@ -131,3 +133,24 @@ def retrieval_floor(source, rows: list[dict], split: str | None = None) -> list[
     a word with the title."""
     return [near[0] if near else {"uid": None, "title": "", "content": "", "similarity": 0.0}
             for near in source.nearest(rows, 1, split)]
+
+
+# ------------------------------------------------------------------------------------------ tables
+def systems_table(report: dict):
+    """Every system's ROUGE-L and stop rate, with its ROUGE-L delta and 95 % CI against the baseline and against
+    the retrieval floor (compare.json's report: 04_compare and the web app's Evaluation tab show it)."""
+    import pandas as pd
+
+    def ci(d: dict | None) -> str:
+        return "" if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+
+    names = [n for n in SYSTEMS if n in report["models"]]
+    return pd.DataFrame({
+        "ROUGE-L": [report["models"][n]["rougeL"] for n in names],
+        "ROUGE-1": [report["models"][n]["rouge1"] for n in names],
+        "stop rate": [report["models"][n].get("stop_rate", np.nan) for n in names],
+        # rows stating a number, unit or size that neither the title nor the neighbours shown state
+        "unsupported facts": [report["models"][n].get("unsupported_rate", np.nan) for n in names],
+        "vs baseline (ROUGE-L, 95% CI)": [ci(report["vs_baseline"].get(n, {}).get("rougeL")) for n in names],
+        "vs floor (ROUGE-L, 95% CI)": [ci(report["vs_retrieval"].get(n, {}).get("rougeL")) for n in names],
+    }, index=names).round(4)

@@ -55,6 +55,27 @@ def unsupported(text: str, sources: list[str]) -> list[str]:
     return out
 
 
+def highlighted(text: str, sources: list[str], label: str = "unsupported") -> list[tuple[str, str | None]]:
+    """`text` in pieces, each unsupported fact's span labelled and the rest not: what a page highlights. The pieces
+    join back to `text` exactly."""
+    known = supported_keys(sources)
+    spans = sorted({(m.start(), m.end()) for pattern, key in ((_NUMBER, lambda m: _number_key(m.group(1))),
+                                                              (_SIZE, lambda m: f"size:{m.group(1).upper()}"))
+                    for m in pattern.finditer(text) if key(m) not in known})
+    pieces, at = [], 0
+    for start, end in spans:
+        if start < at:  # a size's number inside a number span already marked
+            continue
+        end = start + len(text[start:end].rstrip())
+        if start > at:
+            pieces.append((text[at:start], None))
+        pieces.append((text[start:end], label))
+        at = end
+    if at < len(text):
+        pieces.append((text[at:], None))
+    return pieces
+
+
 def row_sources(row: dict) -> list[str]:
     """What a model was given for `row`: its title and the neighbours shown in its prompt (title + description)."""
     sources = [row.get("title") or ""]

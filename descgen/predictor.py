@@ -53,6 +53,16 @@ class Answer:
     generation: Generation | None  # written rows: stopped, new tokens
     neighbours: list[dict]         # what the text rests on: the neighbours shown in the prompt, or the row copied
 
+    @property
+    def source_line(self) -> str:
+        """Where the text came from, in words: 'copied from B0... (similarity 0.91, p 0.87)' or 'written ...'."""
+        p = f"p {self.p:.2f}" if self.p is not None else "no catalogue row shares a word with the title"
+        if self.source == "copied":
+            swapped = f", {self.swaps} variant word(s) swapped" if self.swaps else ""
+            return f"copied from {self.copied_uid} (similarity {self.similarity:.2f}, {p}{swapped})"
+        return f"written by the fine-tune ({p} that the nearest description fits)" if self.p is not None else \
+            f"written by the fine-tune ({p})"
+
 
 class Prompter:
     """Rows -> prompts: the neighbour lookup and the prompt builder of one config and tokenizer, without a model.
@@ -227,6 +237,15 @@ class Predictor:
         if base and self.adapter:
             return self.model.disable_adapter()
         return contextlib.nullcontext()
+
+
+def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:
+    """A title over describe.max_title_tokens, cut to it at a token boundary and flagged (`title_truncated`): the
+    prompt must leave room for the neighbours and the answer (describe's rows, the web app's typed titles)."""
+    ids = tokenizer(row["title"], add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return row
+    return dict(row, title=tokenizer.decode(ids[:max_tokens]).strip(), title_truncated=True)
 
 
 def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, generate) -> list[Answer]:

@@ -183,7 +183,7 @@ def test_scoring_the_fine_tune_leaves_the_base_weights_untouched_and_the_adapter
 def test_demo_widget_shows_the_predictors_texts_for_the_typed_title_and_settings(trained_cfg):
     predictor = demo.load(trained_cfg)
     ui = demo.widget(predictor)
-    title, controls, button, answers = ui.children
+    title, controls, button, answers, _ = ui.children
     title.value = "Cast Iron Skillet 10 Inch"
     controls.children[2].value = 16  # max tokens
     button.click()

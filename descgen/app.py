@@ -1,0 +1,187 @@
+"""The web demo: type a product title in a browser, see what describe writes for it, why, and what the base model and
+the fine-tune would write; and compare's evaluation, searchable.
+
+    python -m descgen.app --profile smoke            # after ./run_all.sh --profile smoke; http://127.0.0.1:7860
+    python -m descgen.app --profile cpu --port 8080
+    python -m descgen.app --share                    # a public gradio.live link: only when asked
+
+A Gradio Blocks page served on 127.0.0.1, analytics off (it works offline). One predictor (descgen/predictor.py) is
+loaded once with its neighbour index and gate and answers every request, one at a time (a queue of concurrency 1:
+one generation at a time on a CPU). The **Describe** tab shows for a title: the answer describe writes (the gate's
+choice: a sibling's description copied and adapted, or the fine-tune's text, and why), the base model's and the
+fine-tune's texts, each with the facts (numbers, units, sizes) its sources do not state highlighted, and the nearest
+catalogue rows. The **Evaluation** tab shows compare's table (every system with its CIs) and the side-by-side test
+rows, from the files on disk. An empty title, binary junk or a 10,000-character title get a message in the page,
+never a traceback; a title over describe.max_title_tokens is cut, and the page says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+
+from . import config, facts, local_models, stages
+from .clean import clean_text
+from .config import Config
+from .io import read_json, read_jsonl
+from .predictor import Predictor, cut_title
+
+MAX_INPUT_CHARS = 20_000  # beyond this a title box holds a paste, not a title: cut before cleaning (a page's limit)
+
+
+@dataclass
+class Described:
+    """What the Describe tab shows for one typed title."""
+
+    message: str = ""                     # why nothing was described (empty, junk), else ""
+    notes: list[str] = field(default_factory=list)  # what was done to the title (cut, cleaned)
+    title: str = ""
+    answer: str = ""
+    source: str = ""                      # copied from ... / written by the fine-tune, and the gate's p
+    base: str = ""
+    finetuned: str = ""
+    highlights: dict = field(default_factory=dict)  # text name -> [(piece, "unsupported" | None)]
+    neighbours: list[list] = field(default_factory=list)  # [uid, title, similarity]
+
+
+def check_title(raw: str | None, predictor: Predictor) -> tuple[dict | None, list[str]]:
+    """The row describe would make of a typed title (cleaned as describe cleans its input, cut to
+    describe.max_title_tokens), with notes; or None and the message to show instead."""
+    cfg = predictor.cfg
+    if raw is None or not raw.strip():
+        return None, ["Type a product title."]
+    notes = []
+    if len(raw) > MAX_INPUT_CHARS:
+        raw = raw[:MAX_INPUT_CHARS]
+        notes.append(f"Only the first {MAX_INPUT_CHARS:,} characters were read.")
+    junk = sum(1 for ch in raw if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
+                                                       and ch not in "\t\n\r"))
+    if junk > max(2, 0.05 * len(raw)):
+        return None, [f"That is not a product title: {junk} of its {len(raw)} characters are control characters or "
+                      "binary data."]
+    title = clean_text(raw, cfg.data.decode_html, cfg.data.strip_tags)
+    if not title:
+        return None, ["That title is empty once its markup and spacing are removed."]
+    row = cut_title(predictor.tokenizer, {"uid": None, "title": title}, cfg.describe.max_title_tokens)
+    if row.get("title_truncated"):
+        notes.append(f"The title was cut to its first {cfg.describe.max_title_tokens} tokens "
+                     "(describe.max_title_tokens), as describe cuts it.")
+    return row, notes
+
+
+def describe_title(predictor: Predictor, raw: str | None) -> Described:
+    """The Describe tab's content for a typed title: describe's answer for it (predictor.answer), the base model's and
+    the fine-tune's texts with the neighbours they were shown, and the unsupported facts of each."""
+    row, notes = check_title(raw, predictor)
+    if row is None:
+        return Described(message=notes[0])
+    answer = predictor.answer([row])[0]
+    prompted = predictor.prompted([row])
+    base, tuned = (predictor.generate(prompted, base=flag)[0].text for flag in (True, False))
+    sources = facts.row_sources(prompted[0])
+    near = predictor.neighbour_source.nearest([row], predictor.cfg.retrieval.candidates)[0]
+    return Described(
+        notes=notes, title=row["title"], answer=answer.text, source=answer.source_line, base=base, finetuned=tuned,
+        highlights={"answer": facts.highlighted(answer.text, facts.row_sources(dict(row, neighbours=answer.neighbours))),
+                    "base": facts.highlighted(base, sources), "finetuned": facts.highlighted(tuned, sources)},
+        neighbours=[[n["uid"], n["title"], round(n["similarity"], 3)] for n in near])
+
+
+def evaluation_tables(cfg: Config):
+    """compare's systems table and its side-by-side test rows (pandas), or None and a message before compare ran."""
+    import pandas as pd
+
+    from .evaluation import systems_table  # 04_compare's table, from compare.json
+
+    report_path, rows_path = stages.path(cfg, "compare_report"), stages.path(cfg, "compare_rows")
+    if not report_path.exists() or not rows_path.exists():
+        return None, None, (f"No evaluation yet: {report_path} is written by the compare stage "
+                            "(./run_all.sh with the same --profile).")
+    systems = systems_table(read_json(report_path)).reset_index(names="system")
+    columns = ["title", "reference", "finetuned", "retrieval", "rougeL_finetuned", "rougeL_retrieval", "rougeL_delta"]
+    rows = pd.DataFrame(read_jsonl(rows_path))
+    return systems, rows[[c for c in columns if c in rows]].round(4), ""
+
+
+def build(cfg: Config, predictor: Predictor):
+    """The Gradio Blocks page over one loaded predictor."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    def on_describe(raw):
+        shown = describe_title(predictor, raw)
+        notes = " ".join(shown.notes)
+        message = f"**{shown.message}**" if shown.message else notes
+        return (message, shown.answer, shown.source, shown.highlights.get("answer", []),
+                shown.highlights.get("base", []), shown.highlights.get("finetuned", []), shown.neighbours)
+
+    systems, rows, missing = evaluation_tables(cfg)
+    colours = {"unsupported": "#f8b4b4"}
+    with gr.Blocks(title="Product descriptions from titles", analytics_enabled=False) as page:
+        gr.Markdown(f"# Product descriptions from titles\nModel `{cfg.model.name}` with the adapter in "
+                    f"`{cfg.paths.adapter_dir}` (profile `{cfg.profile}`).")
+        with gr.Tab("Describe"):
+            title = gr.Textbox(label="Product title", placeholder="e.g. Girls Ballet Tutu Neon Pink", elem_id="title",
+                               max_lines=3)
+            button = gr.Button("Describe", variant="primary", elem_id="describe")
+            message = gr.Markdown(elem_id="message")
+            answer = gr.Textbox(label="Answer: what describe writes for this title", elem_id="answer", lines=4,
+                                interactive=False)
+            source = gr.Markdown(elem_id="source")
+            gr.Markdown("Below, each text with the numbers, units and sizes that neither the title nor the "
+                        "catalogue rows it rests on state **highlighted**.")
+            answer_facts = gr.HighlightedText(label="Answer", elem_id="answer-facts", color_map=colours,
+                                              show_legend=False, combine_adjacent=True)
+            with gr.Row():
+                base = gr.HighlightedText(label="Base model (shown the same neighbours)", elem_id="base",
+                                          color_map=colours, show_legend=False, combine_adjacent=True)
+                tuned = gr.HighlightedText(label="Fine-tuned", elem_id="finetuned", color_map=colours,
+                                           show_legend=False, combine_adjacent=True)
+            neighbours = gr.Dataframe(headers=["uid", "title", "similarity"], label="Nearest catalogue rows",
+                                      elem_id="neighbours", interactive=False, wrap=True)
+            gr.Examples(examples=[[t] for t in cfg.demo.titles], inputs=title)
+            outputs = [message, answer, source, answer_facts, base, tuned, neighbours]
+            button.click(on_describe, inputs=title, outputs=outputs)
+            title.submit(on_describe, inputs=title, outputs=outputs)
+        with gr.Tab("Evaluation"):
+            if missing:
+                gr.Markdown(missing)
+            else:
+                gr.Markdown("Every system on the test rows: ROUGE-L with its 95 % CI against the base model and "
+                            "against the retrieval floor (compare.json).")
+                gr.Dataframe(value=systems, interactive=False, elem_id="systems", wrap=True)
+                gr.Markdown("The test rows side by side; search, or sort by a column's header.")
+                gr.Dataframe(value=rows, interactive=False, elem_id="rows", wrap=True, show_search="search",
+                             max_height=600)
+    # one request at a time: a CPU generates one batch at a time, and the predictor is one object
+    return page.queue(default_concurrency_limit=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m descgen.app", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=config.DEFAULT_PROFILE)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to serve on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="also publish a gradio.live link (needs the internet)")
+    args = parser.parse_args(argv)
+    cfg = config.load(args.profile, args.overrides)
+    local_models.ensure_for(cfg)
+    try:
+        predictor = Predictor.load(cfg, adapter=True)
+        predictor.gate  # noqa: B018 - read now: a missing gate file is said before the page starts
+        if cfg.retrieval.k:
+            predictor.neighbour_source.searcher  # noqa: B018 - the index, loaded before the first request
+    except stages.MissingArtifact as exc:
+        print(f"app: {exc}", file=sys.stderr)
+        return 1
+    build(cfg, predictor).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                 footer_links=[])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
