@@ -21,7 +21,9 @@ CARD_FILE = "README.md"
 SCOPE_WORDS = {"output": "over the output", "prompt_and_output": "over the prompt and output",
                "copy": "over the output, a phrase allowed as often as the prompt has it"}
 SYSTEM_NAMES = {"baseline": "base model", "baseline_rag": "base model + neighbours", "finetuned": "fine-tuned (this adapter)",
-                "retrieval": "retrieval floor (copy the nearest training description)", "gated": "gated (copy when similar, else fine-tuned)"}
+                "retrieval": "retrieval floor (copy the nearest catalogue description)",
+                "gated": "gated (`gate.json`: copy and adapt the nearest description, or the fine-tune writes)",
+                "oracle": "oracle gate (per row the better of copy and write: a ceiling, not a system)"}
 
 
 def front_matter(cfg: Config, report: dict) -> dict:
@@ -100,9 +102,15 @@ def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
             lines.append(f"| {label} | {m['rougeL']:.4f} | {stop} | {unsupported} | "
                          f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
         verdict = compare["verdict"]
-        lines += ["", f"Verdict: against the base model **{verdict['vs_baseline_rougeL']}**; against the retrieval "
-                  f"floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs stating a "
-                  "number, unit or size that neither the title nor a neighbour shown states.", ""]
+        lines += ["", f"Verdict: the fine-tune against the base model **{verdict['vs_baseline_rougeL']}**; against "
+                  f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs "
+                  "stating a number, unit or size that neither the title nor a neighbour shown states.", ""]
+        best = compare.get("best")
+        if best:
+            floor = f", {_ci(best['vs_retrieval'])} against the floor" if best.get("vs_retrieval") else ""
+            lines += [f"**Best system: {SYSTEM_NAMES.get(best['name'], best['name'])}**, ROUGE-L "
+                      f"{best['rougeL']:.4f}{floor}. `python -m descgen.describe` and `python -m descgen.app` "
+                      "write with it.", ""]
     lines += ["## Use", "", "```python", "from peft import PeftModel",
               "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
               f'base = AutoModelForCausalLM.from_pretrained("{cfg.model.name}", dtype="auto")',

@@ -384,6 +384,11 @@ def headline(cfg: Config) -> str:
             stop = f"stop rate {metrics['stop_rate']:.0%}" if "stop_rate" in metrics else ""
             lines.append(f"  {name:<13} {metrics['rougeL']:.4f}  {delta:<28} {stop}")
         lines.append(f"  verdict: {', '.join(f'{k} {v}' for k, v in report['verdict'].items())}")
+        best = report.get("best")
+        if best:
+            ci = best.get("vs_retrieval")
+            floor = f", vs the floor {ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else ""
+            lines.append(f"  best system: {best['name']} {best['rougeL']:.4f}{floor} (what describe and the app write)")
     lines += [f"executed notebooks: {_rel(cfg.outputs_dir / 'notebooks')}/ (+ .html, .log)",
               f"curves: tensorboard --logdir {_rel(cfg.outputs_dir / 'tensorboard')}",
               f"adapter + model card: {_rel(cfg.adapter_dir)}/"]

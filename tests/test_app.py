@@ -3,10 +3,8 @@ and the page itself, opened in a real headless Chromium, shows exactly those tex
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import time
 
 import pytest
 
@@ -133,12 +131,6 @@ def test_the_page_in_a_real_browser_shows_the_predictors_texts_and_the_bad_input
         table = wait.until(ready.visibility_of_element_located((By.ID, "systems")))
         for system in ("finetuned", "retrieval", "gated", "oracle"):
             assert system in table.text
-        if os.environ.get("DESCGEN_SCREENSHOT"):  # README's picture: DESCGEN_SCREENSHOT=docs/app.png
-            driver.find_element(By.XPATH, "//button[@role='tab' and contains(., 'Describe')]").click()
-            ask(title)
-            wait.until(lambda d: answer_value() != "")
-            time.sleep(1)
-            driver.save_screenshot(os.environ["DESCGEN_SCREENSHOT"])
     finally:
         driver.quit()
         page.close()

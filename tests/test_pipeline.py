@@ -363,6 +363,11 @@ def test_a_headless_run_prints_training_and_generation_progress_and_the_headline
     assert "\x1b[" not in out and "\r" not in out  # plain lines: a log file stays readable
     report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
     assert f"finetuned     {report['models']['finetuned']['rougeL']:.4f}" in out
+    best = report["best"]  # the system describe ships, named with its score against the floor
+    assert best["name"] in ("finetuned", "retrieval", "gated") and best["name"] != "oracle"
+    ci = best["vs_retrieval"]
+    assert (f"best system: {best['name']} {best['rougeL']:.4f}" in out
+            and (ci is None or f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" in out))
     assert "tensorboard --logdir outputs/tensorboard" in out
     assert (copy / "outputs" / "notebooks" / "03_train_lora.log").read_text().count("[train] ") == len(steps)
 
@@ -406,6 +411,8 @@ def test_the_model_card_is_a_hub_card_whose_numbers_are_compare_jsons(smoke_run)
         if name != "baseline":
             ci = report["vs_baseline"][name]["rougeL"]
             assert f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" in row
+    best = report["best"]
+    assert f"**Best system: {model_card.SYSTEM_NAMES[best['name']]}**, ROUGE-L {best['rougeL']:.4f}" in text
     prepare = json.loads((copy / "outputs" / "data" / "prepare_report.json").read_text())
     assert f"| eligible rows | {prepare['eligible']:,} |" in text
     assert "PeftModel.from_pretrained" in text
