@@ -2,7 +2,7 @@
 lines, Zipf titles, product families, a third empty), with the smoke profile's tiny model so the figures are the
 pipeline's, not a model's. Prints each part's wall time and peak memory; docs/benchmarks.md records them.
 
-    python bench/full_scale.py                      # every part (~1 h on 2 cores, most of it describe)
+    python bench/full_scale.py                      # every part (~40 min on 2 cores)
     python bench/full_scale.py --parts prepare tokenize
     python bench/full_scale.py --describe-rows 100000   # describe the first 100 k empty rows only
 
@@ -13,8 +13,10 @@ Parts (each in fresh processes; memory is the peak RSS of the part's whole proce
             <= 3 GB per process.
 - train:    20 optimizer steps with 2 processes (gloo), killed with -9 after the checkpoint at step 10, then resumed
             to step 20; per-process memory.
-- describe: every row without a description (~740 k), max_new_tokens 4: rows/s, and the memory at the end against
-            the memory after the first 10 k rows (goal: within 10 %); peak <= 20 GB throughout.
+- describe: the gate fitted as compare fits it, then describe (gated, the default) over every row without a
+            description (~740 k), and `--write-only` over the first --write-only-rows of them, max_new_tokens 4:
+            rows/s, and the memory at the end against the memory after the first 10 k rows (goal: within 10 %);
+            peak <= 20 GB throughout.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["prepare", "tokenize", "train", "describe"])
     parser.add_argument("--describe-rows", type=int, default=None, help="default: every row without a description")
+    parser.add_argument("--write-only-rows", type=int, default=50_000, help="rows of the --write-only run (0: all)")
     args = parser.parse_args()
     source = standin.ensure()
     SETS.append(f"data.path={source}")
@@ -135,30 +138,50 @@ def main() -> None:
                                                                 "world_size", "train_tokens_per_s")})
 
     if "describe" in args.parts:
-        out = WORK / "described.jsonl"
-        for leftover in (out, out.with_name(out.name + ".progress.json")):
-            leftover.unlink(missing_ok=True)
-        extra = ["--input", str(source), "--missing-only", "--output", str(out), "--set", "eval.max_new_tokens=4",
-                 "--set", "describe.chunk_rows=2048"]
-        if args.describe_rows:
-            extra += ["--limit", str(args.describe_rows)]
-        progress = out.with_name(out.name + ".progress.json")
-        marks: dict[str, float] = {}
-
-        def after_10k() -> bool:  # never kills: records the tree's memory once 10 k rows are written
-            if "rss_at_10k_gb" not in marks and progress.exists():
-                try:
-                    if json.loads(progress.read_text())["rows_written"] >= 10_000:
-                        marks["rss_at_10k_gb"] = current_tree_gb()
-                except (ValueError, KeyError):
-                    pass
-            return False
-
-        results["describe"] = run(cli("descgen.describe", *extra), "describe every empty row", kill_when=after_10k)
-        summary = json.loads(out.with_name("described.summary.json").read_text())
-        results["describe"].update(marks, rows_written=summary["rows_written"], rows_per_s=summary["rows_per_s"])
+        # the adapter's copy-or-write gate, fitted as compare fits it (catalogue labels + the fine-tune's validation
+        # texts), without compare's 2,000 test generations; the tiny random model writes nothing worth keeping, so
+        # this gate copies where a neighbour exists and the --write-only run below times the model's side
+        code = ("import sys; from descgen import compare, config, stages; from descgen.io import atomic_write_json; "
+                "from descgen.predictor import Predictor; cfg = config.load('full', sys.argv[1:]); "
+                "p = Predictor.load(cfg, adapter=True); g = compare.fit_gate(cfg, p); "
+                "atomic_write_json(stages.path(cfg, 'gate'), g.to_json()); print({k: g.report[k] for k in "
+                "('labelled_rows', 'right_share', 'cv_auc', 'cv_copied_share')})")
+        results["gate"] = run([sys.executable, "-c", code, *SETS, "eval.max_new_tokens=4"], "the gate (compare.fit_gate)")
+        describe(results, source, "describe", [], args.describe_rows, "describe every empty row (gated)")
+        describe(results, source, "describe_write_only", ["--write-only"], args.write_only_rows,
+                 "describe with the model on every row (--write-only)")
 
     print("\n" + json.dumps(results, indent=1))
+
+
+def describe(results: dict, source: Path, name: str, flags: list[str], limit: int | None, title: str) -> None:
+    """One describe run over the stand-in's rows without a description: rows/s, and the process tree's memory after
+    the first 10 k rows against its peak and its end."""
+    out = WORK / f"{name}.jsonl"
+    for leftover in (out, out.with_name(out.name + ".progress.json")):
+        leftover.unlink(missing_ok=True)
+    extra = ["--input", str(source), "--missing-only", "--output", str(out), "--set", "eval.max_new_tokens=4",
+             "--set", "describe.chunk_rows=2048", *flags]
+    if limit:
+        extra += ["--limit", str(limit)]
+    progress = out.with_name(out.name + ".progress.json")
+    marks: dict[str, float] = {}
+
+    def after_10k() -> bool:  # never kills: records the tree's memory once 10 k rows are written
+        if "rss_at_10k_gb" not in marks and progress.exists():
+            try:
+                if json.loads(progress.read_text())["rows_written"] >= 10_000:
+                    marks["rss_at_10k_gb"] = current_tree_gb()
+            except (ValueError, KeyError):
+                pass
+        return False
+
+    results[name] = run(cli("descgen.describe", *extra), title, kill_when=after_10k)
+    if results[name]["exit"] != 0:
+        return
+    summary = json.loads(out.with_name(f"{name}.summary.json").read_text())
+    results[name].update(marks, **{k: summary.get(k) for k in ("rows_written", "copied", "written_by_the_model",
+                                                               "rows_per_s", "skipped")})
 
 
 def current_tree_gb() -> float:

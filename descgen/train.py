@@ -40,11 +40,11 @@ TOKENIZE_BATCH = 1024  # split rows a tokenizing worker takes at a time
 
 def tokenized(cfg: Config, split: str):
     """prepare's `split` as training examples (input_ids, prompt_length, length: length feeds length-grouped batching), an
-    Arrow file under the run folder built once, by process 0, and memory-mapped by every process: memory does not
-    grow with the row count (1.3 M rows × ~260 tokens ≈ 2.7 GB of int32 stay on disk). (dataset, its stats)."""
+    Arrow file built once, by process 0, and memory-mapped by every process: memory does not grow with the row count
+    (1.3 M rows × ~260 tokens ≈ 2.7 GB of int32 stay on disk). (dataset, its stats)."""
     from datasets import Dataset
 
-    path = run_dir(cfg) / "data" / f"{split}.arrow"
+    path = tokenized_dir(cfg) / f"{split}.arrow"
     stats = path.with_suffix(".json")  # written last: its presence says the Arrow file is whole
     if distributed.is_main() and not stats.exists():
         build_tokenized(cfg, split, path)
@@ -157,6 +157,20 @@ def make_trainer_class():
         target_tokens_seen = 0
         train_started: float | None = None  # the first training step's clock (this process, this run)
 
+        def _get_train_sampler(self, train_dataset=None):
+            # transformers reads the length column as datasets' lazy Column, and its sampler then sorts by indexing it
+            # one row at a time, an Arrow slice each: at 1.48 M rows no step had started after 4 min (py-spy:
+            # get_length_grouped_indices). The column read in one go is a list of ints, ~0.1 s.
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            name = self.args.length_column_name
+            if self.args.train_sampling_strategy == "group_by_length" and name in getattr(dataset, "column_names", ()):
+                from transformers.trainer_pt_utils import LengthGroupedSampler
+
+                lengths = dataset.select_columns([name]).with_format("arrow")[:][name].to_pylist()
+                return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                            lengths=lengths)
+            return super()._get_train_sampler(train_dataset)
+
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             # tokens/s beside the loss: in the progress lines, log_history and TensorBoard alike (all processes'
             # tokens: each process counts its own, and they run at one pace)
@@ -252,13 +266,30 @@ def run_dir(cfg: Config) -> Path:
     same params (so prepare wrote other rows), starts a new folder instead of resuming a foreign run and reusing
     its initial eval loss. So do other neighbours (another catalogue). The splits hash fast (20 k rows ≈ 20 MB: ~10
     ms; the whole file's 1.3 M rows ≈ 1.2 GB: ~0.4 s)."""
-    digest = xxhash.xxh3_64(cfg.section_hash(*TRAIN_PARAMS).encode())
+    return cfg.outputs_dir / "train" / _split_digest(cfg, TRAIN_PARAMS)
+
+
+def _split_digest(cfg: Config, params) -> str:
+    """A hash of `params` and of the train and validation splits (and their neighbours) prepare wrote."""
+    digest = xxhash.xxh3_64(cfg.section_hash(*params).encode())
     for name in ("train_split", "validation_split") + (stages.NEIGHBOURS if cfg.retrieval.k else ()):
         path = stages.path(cfg, name)
         digest.update(name.encode())
         if path.exists():
             hash_into(digest, path)
-    return cfg.outputs_dir / "train" / digest.hexdigest()
+    return digest.hexdigest()
+
+
+# what a training example is made of: the tokenizer, the prompt, its neighbours and the sequence length. Not the
+# optimizer, LoRA or step counts: another learning rate reuses the examples (1.3 M rows take ~11 min to tokenize on
+# 2 cores, docs/benchmarks.md).
+EXAMPLE_PARAMS = ("model.name", "model.revision", "model.build", "prompt", "retrieval", "train.max_seq_len")
+
+
+def tokenized_dir(cfg: Config) -> Path:
+    """The tokenized splits of one example recipe (EXAMPLE_PARAMS) on one data split and its neighbours, shared by
+    every run that trains on them."""
+    return cfg.outputs_dir / "train" / "examples" / _split_digest(cfg, EXAMPLE_PARAMS)
 
 
 TRAIN_PARAMS = stages.BY_NAME["train"].params  # the pipeline's key for this stage, so both agree on what is "the same run"

@@ -56,6 +56,41 @@ def test_the_tokenized_training_set_on_disk_is_the_in_memory_tokenization(prepar
     assert dataset.cache_files and dataset.cache_files[0]["filename"].endswith("train.arrow")  # memory-mapped
 
 
+def test_length_grouped_batches_read_the_length_column_once_and_match_transformers_own():
+    from types import SimpleNamespace
+
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    lengths = [(i * 37) % 101 + 1 for i in range(500)]
+    dataset = Dataset.from_dict({"input_ids": [[1] * n for n in lengths], "length": lengths})
+    args = SimpleNamespace(train_sampling_strategy="group_by_length", length_column_name="length",
+                           train_batch_size=8, gradient_accumulation_steps=2)
+    ours = train.make_trainer_class()._get_train_sampler(SimpleNamespace(args=args, train_dataset=dataset))
+    assert ours.lengths == lengths and isinstance(ours.lengths, list)
+    theirs = LengthGroupedSampler(16, dataset=dataset, lengths=dataset["length"])
+    torch.manual_seed(0)
+    mine = list(ours)
+    torch.manual_seed(0)
+    assert mine == list(theirs) and sorted(mine) == list(range(500))
+
+
+def test_another_learning_rate_reuses_the_tokenized_examples_another_sequence_length_does_not(prepared):
+    cfg = prepared("retrieval.k=1")
+    train.tokenized(cfg, "train")
+    made = train.tokenized_dir(cfg) / "train.arrow"
+    other_run = make_cfg(cfg.outputs_dir.parent, "retrieval.k=1", "train.learning_rate=1e-3", "train.max_steps=3",
+                         "lora.r=4", f"model.name={cfg.model.name}")
+    assert train.run_dir(other_run) != train.run_dir(cfg)  # another run, resumed apart...
+    assert train.tokenized_dir(other_run) == train.tokenized_dir(cfg)  # ...on the same examples, not tokenized again
+    before = made.stat().st_mtime_ns
+    train.tokenized(other_run, "train")
+    assert made.stat().st_mtime_ns == before
+    longer = make_cfg(cfg.outputs_dir.parent, "retrieval.k=1", "train.max_seq_len=200", f"model.name={cfg.model.name}")
+    assert train.tokenized_dir(longer) != train.tokenized_dir(cfg)
+
+
 def test_training_lowers_validation_loss_and_writes_the_report(prepared):
     cfg = prepared()
     report = train.run(cfg)
