@@ -77,7 +77,7 @@ class Watch:
     def stop(self) -> dict:
         self.done = True
         self.thread.join()
-        last = self.samples[-1][1] if self.samples else 0
+        last = next((total for _, total in reversed(self.samples) if total), 0)  # the last sample while it ran
         return {"peak_tree_gb": round(self.peak_total / 2**30, 2), "peak_process_gb": round(self.peak_single / 2**30, 2),
                 "last_tree_gb": round(last / 2**30, 3)}
 
@@ -105,7 +105,8 @@ def cli(module: str, *extra: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["prepare", "tokenize", "train", "describe"])
+    parser.add_argument("--parts", nargs="+", default=["prepare", "tokenize", "train", "describe"],
+                        choices=["prepare", "tokenize", "train", "describe", "write_only"])
     parser.add_argument("--describe-rows", type=int, default=None, help="default: every row without a description")
     parser.add_argument("--write-only-rows", type=int, default=50_000, help="rows of the --write-only run (0: all)")
     args = parser.parse_args()
@@ -148,6 +149,7 @@ def main() -> None:
                 "('labelled_rows', 'right_share', 'cv_auc', 'cv_copied_share')})")
         results["gate"] = run([sys.executable, "-c", code, *SETS, "eval.max_new_tokens=4"], "the gate (compare.fit_gate)")
         describe(results, source, "describe", [], args.describe_rows, "describe every empty row (gated)")
+    if "describe" in args.parts or "write_only" in args.parts:  # write_only alone: the gate above is not needed
         describe(results, source, "describe_write_only", ["--write-only"], args.write_only_rows,
                  "describe with the model on every row (--write-only)")
 
@@ -167,19 +169,26 @@ def describe(results: dict, source: Path, name: str, flags: list[str], limit: in
     progress = out.with_name(out.name + ".progress.json")
     marks: dict[str, float] = {}
 
-    def after_10k() -> bool:  # never kills: records the tree's memory once 10 k rows are written
-        if "rss_at_10k_gb" not in marks and progress.exists():
+    series: dict[int, float] = {}
+
+    def record_memory() -> bool:  # never kills: the tree's memory once 10 k rows are written, and every 25 k rows after
+        if progress.exists():
             try:
-                if json.loads(progress.read_text())["rows_written"] >= 10_000:
-                    marks["rss_at_10k_gb"] = current_tree_gb()
+                written = json.loads(progress.read_text())["rows_written"]
             except (ValueError, KeyError):
-                pass
+                return False
+            if written >= 10_000 and "rss_at_10k_gb" not in marks:
+                marks["rss_at_10k_gb"] = current_tree_gb()
+            mark = written // 25_000 * 25_000
+            if mark and mark not in series:
+                series[mark] = current_tree_gb()
         return False
 
-    results[name] = run(cli("descgen.describe", *extra), title, kill_when=after_10k)
+    results[name] = run(cli("descgen.describe", *extra), title, kill_when=record_memory)
     if results[name]["exit"] != 0:
         return
     summary = json.loads(out.with_name(f"{name}.summary.json").read_text())
+    marks["rss_by_rows_gb"] = series
     results[name].update(marks, **{k: summary.get(k) for k in ("rows_written", "copied", "written_by_the_model",
                                                                "rows_per_s", "skipped")})
 
