@@ -80,7 +80,9 @@ def describe_title(predictor: Predictor, raw: str | None) -> Described:
         return Described(message=notes[0])
     answer = predictor.answer([row])[0]
     prompted = predictor.prompted([row])
-    base, tuned = (predictor.generate(prompted, base=flag)[0].text for flag in (True, False))
+    base = predictor.generate(prompted, base=True)[0].text
+    # a written answer is the fine-tune's text for this very prompt: generated once, not twice a request
+    tuned = answer.text if answer.source == "written" else predictor.generate(prompted)[0].text
     sources = facts.row_sources(prompted[0])
     near = predictor.neighbour_source.nearest([row], predictor.cfg.retrieval.candidates)[0]
     return Described(

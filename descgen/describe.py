@@ -157,10 +157,9 @@ class HFEngine:
 
     def __call__(self, rows: list[dict]) -> list[Answer]:
         # each process describes whole chunks of its own (run()), so no process splits a chunk's batches with another
-        if self.base:  # the base model shown the same neighbours: compare's baseline_rag
-            prompted = self.predictor.prompted(rows)
-            return [Answer(g.text, "written", None, None, None, 0, g, r.get("neighbours") or [])
-                    for g, r in zip(self.predictor.generate(prompted, base=True, spread=False), prompted)]
+        if self.base:  # the base model shown the same neighbours, every row written: compare's baseline_rag
+            return answer_rows(self.predictor.prompter, None, rows, None,
+                               lambda prompted: self.predictor.generate(prompted, base=True, spread=False))
         return self.predictor.answer(rows, write_only=self.write_only, spread=False)
 
 
