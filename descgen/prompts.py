@@ -129,6 +129,15 @@ def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
+def _decode(tokenizer, ids: list[list[int]]) -> list[str]:
+    """`tokenizer.decode` of each, in one call to the Rust tokenizer where transformers would change nothing after it
+    (no clean-up of spaces): its per-call conversion of the ids was ~1/20 of building a training example."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and getattr(tokenizer, "clean_up_tokenization_spaces", None) is False:
+        return backend.decode_batch(ids, skip_special_tokens=False)
+    return [tokenizer.decode(one) for one in ids]
+
+
 MIN_NEIGHBOUR_TOKENS = 8  # a neighbour cut below this many description tokens says too little to be worth showing
 
 
@@ -158,10 +167,13 @@ def fit_neighbours_and_ids(tokenizer, prompt: PromptParams, rows: list[dict], ne
         leading = dict(zip(asking, _leading_ids(tokenizer, [neighbours[i][slot]["content"] for i in asking],
                                                 description_tokens)))
         trials: dict[int, dict] = {}
-        for i, (ids, whole) in leading.items():
-            if ids and len(ids) >= min(MIN_NEIGHBOUR_TOKENS, len(ids) if whole else MIN_NEIGHBOUR_TOKENS):
-                content = neighbours[i][slot]["content"]
-                trials[i] = dict(neighbours[i][slot], content=content if whole else tokenizer.decode(ids).strip())
+        shown = [i for i, (ids, whole) in leading.items()
+                 if ids and len(ids) >= min(MIN_NEIGHBOUR_TOKENS, len(ids) if whole else MIN_NEIGHBOUR_TOKENS)]
+        cut = [i for i in shown if not leading[i][1]]
+        cut_texts = dict(zip(cut, _decode(tokenizer, [leading[i][0] for i in cut])))
+        for i in shown:
+            content = cut_texts[i].strip() if i in cut_texts else neighbours[i][slot]["content"]
+            trials[i] = dict(neighbours[i][slot], content=content)
         order = list(trials)
         texts = [prompt_text(tokenizer, prompt, dict(rows[i], neighbours=fitted[i] + [trials[i]])) for i in order]
         still = []
@@ -226,13 +238,22 @@ def training_examples(tokenizer, prompt: PromptParams, rows: list[dict], neighbo
     tails = [completion_text(tokenizer, prompt, row) for row in rows]
     tail_ids = _ids(tokenizer, tails)
     if neighbours is None:
-        fitted, prompt_ids = list(rows), [None] * len(rows)
+        fitted = list(rows)
+        prompt_ids = _ids(tokenizer, [prompt_text(tokenizer, prompt, row) for row in rows])
     else:
-        fitted, prompt_ids = fit_neighbours_and_ids(tokenizer, prompt, rows, neighbours,
-                                                    [max_seq_len - len(t) for t in tail_ids], description_tokens)
-    missing = [i for i, ids in enumerate(prompt_ids) if ids is None]
-    for i, ids in zip(missing, _ids(tokenizer, [prompt_text(tokenizer, prompt, fitted[i]) for i in missing])):
-        prompt_ids[i] = ids
+        fitted = [dict(row, neighbours=[]) for row in rows]
+        prompt_ids = _ids(tokenizer, [prompt_text(tokenizer, prompt, row) for row in fitted])
+        rooms = [max_seq_len - len(t) for t in tail_ids]
+        # a neighbour only adds text: where the bare prompt already fills the room its description leaves, none can be
+        # shown and its trials are skipped (most stand-in rows: a median description of ~500 tokens against 512)
+        open_rows = [i for i in range(len(rows)) if len(prompt_ids[i]) < rooms[i]]
+        some, some_ids = fit_neighbours_and_ids(tokenizer, prompt, [rows[i] for i in open_rows],
+                                                [neighbours[i] for i in open_rows], [rooms[i] for i in open_rows],
+                                                description_tokens)
+        for i, row, ids in zip(open_rows, some, some_ids):
+            fitted[i] = row
+            if ids is not None:
+                prompt_ids[i] = ids
     examples, lengths = [], []
     for row, head, tail in zip(fitted, prompt_ids, tail_ids):
         room = max_seq_len - len(head)

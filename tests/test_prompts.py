@@ -83,8 +83,8 @@ def fit_one_at_a_time(tokenizer, prompt, row, neighbours, budget, description_to
 
 
 def test_batched_neighbour_fitting_and_training_examples_equal_the_one_row_path(smoke_cfg):
-    """Across budgets that fit every neighbour, some, or none, and descriptions short and long (a long one is
-    tokenized from a prefix)."""
+    """Across budgets that fit every neighbour, some, or none (at max_seq_len 90 some bare prompts already fill the
+    room their description leaves), and descriptions short and long (a long one is tokenized from a prefix)."""
     from descgen.prompts import fit_neighbours, training_examples
 
     tokenizer = modeling.load_tokenizer(smoke_cfg)
@@ -106,3 +106,7 @@ def test_batched_neighbour_fitting_and_training_examples_equal_the_one_row_path(
                                                for r in fitted]
         assert lengths == [len(tokenizer(prompt_text(tokenizer, smoke_cfg.prompt, r) + completion_text(
             tokenizer, smoke_cfg.prompt, r), add_special_tokens=False)["input_ids"]) for r in fitted]
+        bare = [len(tokenizer(prompt_text(tokenizer, smoke_cfg.prompt, r), add_special_tokens=False)["input_ids"])
+                for r in rows]
+        filled = [i for i, (n, b, room) in enumerate(zip(near, bare, budgets)) if n and b >= room]
+        assert bool(filled) == (max_seq_len == 90)  # the path that skips a row whose bare prompt fills its room is run
