@@ -281,7 +281,7 @@ def _split_digest(cfg: Config, params) -> str:
 
 
 # what a training example is made of: the tokenizer, the prompt, its neighbours and the sequence length. Not the
-# optimizer, LoRA or step counts: another learning rate reuses the examples (1.3 M rows take ~10 min to tokenize on
+# optimizer, LoRA or step counts: another learning rate reuses the examples (1.48 M rows take ~8 min to tokenize on
 # 2 cores, docs/benchmarks.md).
 EXAMPLE_PARAMS = ("model.name", "model.revision", "model.build", "prompt", "retrieval", "train.max_seq_len")
 
