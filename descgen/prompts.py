@@ -232,8 +232,9 @@ class Example:
 def training_examples(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]] | None,
                       max_seq_len: int, description_tokens: int) -> tuple[list[dict], list[Example], list[int]]:
     """Training examples with their neighbours fitted (None: no neighbours, the plain prompt): each row's completion
-    is tokenized once (its length sizes the neighbours' room), each prompt once (the fitted trial's ids are kept), a
-    neighbour's description only as far as it can be shown. (rows with neighbours, examples, untruncated lengths.)
+    is tokenized once (its length sizes the neighbours' room), each bare prompt once (it says whether a neighbour can
+    fit at all, and is the prompt of a row that shows none; a fitted trial's ids are kept), a neighbour's description
+    only as far as it can be shown. (rows with neighbours, examples, untruncated lengths.)
     Equal to `fit_neighbours` then `encode_examples` (tests/test_prompts.py), at ~1/2 the tokenizer's work."""
     tails = [completion_text(tokenizer, prompt, row) for row in rows]
     tail_ids = _ids(tokenizer, tails)
@@ -301,7 +302,7 @@ def _cut_to_fit(tokenizer, prompt: PromptParams, row: dict, fitted: list[dict], 
     total = len(ids) if whole else None  # a long text: at least description_tokens + 1 tokens
     keep = len(ids) if keep is None else keep
     while keep > 0 and keep >= min(MIN_NEIGHBOUR_TOKENS, total if total is not None else MIN_NEIGHBOUR_TOKENS):
-        content = neighbour["content"] if keep == total else tokenizer.decode(ids[:keep]).strip()
+        content = neighbour["content"] if keep == total else _decode(tokenizer, [ids[:keep]])[0].strip()
         trial = dict(neighbour, content=content)
         prompt_ids = encode_prompt(tokenizer, prompt, dict(row, neighbours=fitted + [trial]))
         over = len(prompt_ids) - max_prompt_tokens
