@@ -29,6 +29,13 @@ from .config import Config
 from .io import read_json, read_jsonl
 from .predictor import Predictor, cut_title
 
+# Gradio's highlighted text breaks lines anywhere ("grin d", "ba se": word-break: break-all on a flex row of
+# spans): flow its pieces as one paragraph that breaks between words
+CSS = """
+#answer-facts .textfield, #base .textfield, #finetuned .textfield { display: block !important;
+    word-break: normal !important; overflow-wrap: break-word; }
+#answer-facts .token-container, #base .token-container, #finetuned .token-container { display: inline; }
+"""
 MAX_INPUT_CHARS = 20_000  # beyond this a title box holds a paste, not a title: cut before cleaning (a page's limit)
 
 
@@ -87,9 +94,18 @@ def describe_title(predictor: Predictor, raw: str | None) -> Described:
     near = predictor.neighbour_source.nearest([row], predictor.cfg.retrieval.candidates)[0]
     return Described(
         notes=notes, title=row["title"], answer=answer.text, source=answer.source_line, base=base, finetuned=tuned,
-        highlights={"answer": facts.highlighted(answer.text, facts.row_sources(dict(row, neighbours=answer.neighbours))),
-                    "base": facts.highlighted(base, sources), "finetuned": facts.highlighted(tuned, sources)},
+        highlights={"answer": answer_marks(answer), "base": facts.highlighted(base, sources),
+                    "finetuned": facts.highlighted(tuned, sources)},
         neighbours=[[n["uid"], n["title"], round(n["similarity"], 3)] for n in near])
+
+
+def answer_marks(answer) -> list[tuple[str, str | None]]:
+    """The answer as it was made: words replaced (this title's variant or value) and text dropped (it stated what the
+    title does not) marked in place, and any fact still unsupported (none, by construction: tests/test_copyedit.py)."""
+    pieces = []
+    for text, label in answer.edit.marked():
+        pieces += facts.highlighted(text, answer.sources) if label is None else [(text, label)]
+    return pieces
 
 
 def evaluation_tables(cfg: Config):
@@ -121,7 +137,7 @@ def build(cfg: Config, predictor: Predictor):
                 shown.highlights.get("base", []), shown.highlights.get("finetuned", []), shown.neighbours)
 
     systems, rows, missing = evaluation_tables(cfg)
-    colours = {"unsupported": "#f8b4b4"}
+    colours = {"unsupported": "#f8b4b4", "replaced": "#b8e6b8", "dropped": "#e0e0e0"}
     with gr.Blocks(title="Product descriptions from titles", analytics_enabled=False) as page:
         gr.Markdown(f"# Product descriptions from titles\nModel `{cfg.model.name}` with the adapter in "
                     f"`{cfg.paths.adapter_dir}` (profile `{cfg.profile}`).")
@@ -133,10 +149,12 @@ def build(cfg: Config, predictor: Predictor):
             answer = gr.Textbox(label="Answer: what describe writes for this title", elem_id="answer", lines=4,
                                 interactive=False)
             source = gr.Markdown(elem_id="source")
-            gr.Markdown("Below, each text with the numbers, units and sizes that neither the title nor the "
-                        "catalogue rows it rests on state **highlighted**.")
-            answer_facts = gr.HighlightedText(label="Answer", elem_id="answer-facts", color_map=colours,
-                                              show_legend=False, combine_adjacent=True)
+            gr.Markdown("Below, the answer as it was made: words **replaced** by this title's (its variant, its "
+                        "size) in green, text **dropped** because it stated what this title does not in grey, struck "
+                        "through; and the model texts with the numbers, units, sizes, colours and formats that "
+                        "neither the title nor the catalogue rows shown state in red.")
+            answer_facts = gr.HighlightedText(label="Answer, as made from its source", elem_id="answer-facts",
+                                              color_map=colours, show_legend=True, combine_adjacent=True)
             with gr.Row():
                 base = gr.HighlightedText(label="Base model (shown the same neighbours)", elem_id="base",
                                           color_map=colours, show_legend=False, combine_adjacent=True)
@@ -162,6 +180,11 @@ def build(cfg: Config, predictor: Predictor):
     return page.queue(default_concurrency_limit=1)
 
 
+def serve(page, host: str, port: int, **launch):
+    """Start the page (the page's CSS, no footer links); `launch`: Gradio's other launch options."""
+    return page.launch(server_name=host, server_port=port, css=CSS, footer_links=[], **launch)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m descgen.app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=config.DEFAULT_PROFILE)
@@ -180,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     except stages.MissingArtifact as exc:
         print(f"app: {exc}", file=sys.stderr)
         return 1
-    build(cfg, predictor).launch(server_name=args.host, server_port=args.port, share=args.share,
-                                 footer_links=[])
+    serve(build(cfg, predictor), args.host, args.port, share=args.share)
     return 0
 
 

@@ -24,8 +24,10 @@ from . import gate as gate_module
 from .config import Config
 from .evaluation import (ROUGE_KEYS, SYSTEMS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
                          retrieval_floor, score_model, score_rows, summarize, uids_hash)
+from .copyedit import written_for
+from .facts import row_sources
 from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
-from .predictor import Predictor
+from .predictor import Predictor, written_answer
 
 MODELS = ("baseline", "finetuned", "retrieval")
 
@@ -62,9 +64,8 @@ def run(cfg: Config) -> dict:
         generation_s[name] = metrics["generation_s"]
 
     neighbours = retrieval_floor(predictor.neighbour_source, rows, split="test")
-    # the floor was "given" its neighbour: facts copied from it are supported, as for a model shown it
-    retrieval_rows = score_rows([dict(r, neighbours=[n]) for r, n in zip(rows, neighbours)],
-                                [n["content"] for n in neighbours], None, None)
+    # the floor is a copy: only this product's title states its facts (the row it copies is another product)
+    retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(retrieval_rows, neighbours):
         item["neighbour_title"] = neighbour["title"]
     scored["retrieval"] = retrieval_rows
@@ -72,7 +73,7 @@ def run(cfg: Config) -> dict:
     predictor.gate = fit_gate(cfg, predictor)
     answers = predictor.answer(rows, split="test", progress="generating gated (the rows it writes)")
     scored["gated"] = gated_rows(rows, answers)
-    scored["oracle"] = oracle_rows(rows, scored["finetuned"], predictor)
+    scored["oracle"] = oracle_rows(rows, scored["finetuned"], prompted, predictor)
     gate = gate_report(cfg, predictor, rows, scored)
 
     report = build_report(cfg, scored)
@@ -88,7 +89,7 @@ def run(cfg: Config) -> dict:
     atomic_write_json(stages.path(cfg, "gate"), predictor.gate.to_json())  # beside the adapter: describe's gate
     baseline_rows, finetuned_rows = scored["baseline"], scored["finetuned"]
     atomic_write_jsonl(stages.path(cfg, "compare_rows"),
-                       side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows))
+                       side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows, scored["gated"]))
     atomic_write_json(stages.path(cfg, "compare_report"), report)
     model_card.write(cfg)  # the adapter's card now carries this table
     write_tensorboard(cfg, report)
@@ -114,61 +115,94 @@ def write_tensorboard(cfg: Config, report: dict) -> None:
 
 def fit_gate(cfg: Config, predictor: Predictor) -> gate_module.Gate:
     """The copy-or-write gate (descgen/gate.py): learnt from catalogue rows (free labels: a copy's ROUGE-L needs no
-    generation), its write side from the fine-tune's texts for the validation rows (never the test rows)."""
+    generation), its write side from the fine-tune's texts for the validation rows as shipped (never the test rows)."""
     validation = stages.read_split(cfg, "validation")
     prompted = predictor.prompted(validation, split="validation")
-    written = [g.text for g in predictor.generate(prompted, progress="generating validation (the gate's write side)")]
+    generated = predictor.generate(prompted, progress="generating validation (the gate's write side)")
+    written = [written_answer(row, g, None, None).text for row, g in zip(prompted, generated)]
     return gate_module.fit(cfg, predictor.neighbour_source, validation, written)
 
 
 def gated_rows(rows: list[dict], answers: list) -> list[dict]:
     """The shipped system on the test rows (predictor.answer): each text scored, for unsupported facts against what
-    it came from (the row copied, or the neighbours the fine-tune was shown), with where it came from."""
-    scored = score_rows([dict(r, neighbours=a.neighbours) for r, a in zip(rows, answers)], [a.text for a in answers],
-                        None, None)
+    may state them (a copy: this title alone; a written text: the title and the neighbours shown), with where it came
+    from and what was replaced and dropped to make it."""
+    scored = score_rows([{**r, "neighbours": a.neighbours if a.source == "written" else []} for r, a in zip(rows, answers)],
+                        [a.text for a in answers], None, None)
     for item, a in zip(scored, answers):
         item.update(source=a.source, copied=a.source == "copied", copied_uid=a.copied_uid, similarity=a.similarity,
-                    p=a.p, swaps=a.swaps)
+                    p=a.p, swaps=a.swaps, **a.edit.record(), marked=a.edit.marked())
     return scored
 
 
-def oracle_rows(rows: list[dict], finetuned: list[dict], predictor: Predictor) -> list[dict]:
-    """The ceiling of any gate between these two: per row, the better of the nearest description (adapted, as the
-    gate copies it) and the fine-tune's text, judged against the reference (not a system: it reads the answer)."""
+def oracle_rows(rows: list[dict], finetuned: list[dict], prompted: list[dict], predictor: Predictor) -> list[dict]:
+    """The ceiling of any gate between these two: per row, the better of the nearest description as the gate would
+    ship it and the fine-tune's text as the gate would ship it, judged against the reference (not a system: it reads
+    the answer)."""
     near = predictor.neighbour_source.nearest(rows, 1, "test")
-    copies = [gate_module.adapt(n[0]["content"], n[0]["title"], r["title"])[0] if n else "" for r, n in zip(rows, near)]
-    copied = score_rows([dict(r, neighbours=n) for r, n in zip(rows, near)], copies, None, None)
-    return [c if c["rougeL"] > f["rougeL"] else {k: f[k] for k in c} for c, f in zip(copied, finetuned)]
+    copies = [c.text if c is not None else "" for c in gate_module.copies(rows, near)]
+    copied = score_rows(rows, copies, None, None)
+    shipped = [written_for(f["output"], p["title"], row_sources(p)).text for f, p in zip(finetuned, prompted)]
+    written = score_rows(prompted, shipped, None, None)
+    return [c if c["rougeL"] > w["rougeL"] else w for c, w in zip(copied, written)]
 
 
 def gate_report(cfg: Config, predictor: Predictor, rows: list[dict], scored: dict) -> dict:
     """What the gate learnt and did: its fit (cross-validated on catalogue rows; calibration), its operating point on
     validation, and on the test rows the rows copied, precision / recall of copying (a copy is right where the
-    nearest description scores eval.near_copy_rougeL), and what adapting a copy to its variant changed."""
+    nearest description scores eval.near_copy_rougeL), the shipped system split by source, and what making the copies
+    this product's changed."""
     gate = predictor.gate
     right = np.array([r["rougeL"] >= cfg.eval.near_copy_rougeL for r in scored["retrieval"]])
     copied = np.array([r["copied"] for r in scored["gated"]])
-    near = predictor.neighbour_source.nearest(rows, 1, "test")
-    plain = [n[0]["content"] if n else "" for n in near]
-    adapted = [gate_module.adapt(n[0]["content"], n[0]["title"], r["title"]) if n else ("", 0) for r, n in zip(rows, near)]
-    swapped = [i for i, (_, swaps) in enumerate(adapted) if swaps]
-    from .evaluation import rouge_scores
-    from .facts import unsupported
-
-    def on_swapped(texts: list[str]) -> dict:
-        picked = [texts[i] for i in swapped]
-        references = [rows[i]["content"] for i in swapped]
-        return {"rougeL": float(np.mean([s["rougeL"] for s in rouge_scores(picked, references)])) if swapped else None,
-                # facts this product's own title does not state (a copy naming its sibling's variant states some)
-                "unsupported_rate": float(np.mean([bool(unsupported(t, [rows[i]["title"]]))
-                                                   for t, i in zip(picked, swapped)])) if swapped else None}
-
     return {**gate.to_json(), "copied_test_rows": int(copied.sum()), "test_rows": len(rows),
             "test_right_rows": int(right.sum()),
             "test_precision": float(right[copied].mean()) if copied.any() else None,
             "test_recall": float(copied[right].mean()) if right.any() else None,
-            "adapt": {"rows_adapted": len(swapped), "plain_copy": on_swapped(plain),
-                      "adapted_copy": on_swapped([text for text, _ in adapted])}}
+            "by_source": by_source(scored["gated"]), "copy_edits": copy_edits(predictor, rows)}
+
+
+def by_source(gated: list[dict]) -> dict:
+    """The shipped system's copied and written rows apart: how many, their ROUGE-L, their unsupported-facts rate, and
+    the share whose text had a fact replaced or dropped."""
+    out = {}
+    for source in ("copied", "written"):
+        items = [r for r in gated if r["source"] == source]
+        out[source] = {"n": len(items), **({"rougeL": float(np.mean([r["rougeL"] for r in items])),
+                                            "unsupported_rate": float(np.mean([bool(r["unsupported"]) for r in items])),
+                                            "replaced_share": float(np.mean([bool(r["replaced"]) for r in items])),
+                                            "dropped_share": float(np.mean([bool(r["dropped"]) for r in items]))}
+                                           if items else {})}
+    return out
+
+
+def copy_edits(predictor: Predictor, rows: list[dict]) -> dict:
+    """What making a copy this product's does, on every test row's nearest description (copied or not): the plain
+    copy (the floor) against the shipped one, on all rows and on the rows it changed: ROUGE-L and the share stating a
+    fact this product's title does not."""
+    from .evaluation import rouge_scores
+    from .facts import unsupported
+
+    near = predictor.neighbour_source.nearest(rows, 1, "test")
+    present = [i for i, n in enumerate(near) if n]
+    plain = {i: near[i][0]["content"] for i in present}
+    shipped = dict(zip(present, gate_module.copies([rows[i] for i in present], [near[i] for i in present])))
+
+    def measure(picked: list[int], texts: dict) -> dict:
+        if not picked:
+            return {"rougeL": None, "unsupported_rate": None}
+        scores = rouge_scores([texts[i] for i in picked], [rows[i]["content"] for i in picked])
+        return {"rougeL": float(np.mean([s["rougeL"] for s in scores])),
+                "unsupported_rate": float(np.mean([bool(unsupported(texts[i], [rows[i]["title"]])) for i in picked]))}
+
+    changed = [i for i in present if shipped[i].edited]
+    shipped_text = {i: c.text for i, c in shipped.items()}
+    return {"rows": len(present), "rows_changed": len(changed),
+            "rows_swapped": sum(shipped[i].swaps > 0 for i in present),
+            "rows_fact_replaced": sum(shipped[i].facts_replaced > 0 for i in present),
+            "rows_dropped": sum(bool(shipped[i].dropped) for i in present),
+            "plain_copy": measure(present, plain), "shipped_copy": measure(present, shipped_text),
+            "changed_rows": {"plain_copy": measure(changed, plain), "shipped_copy": measure(changed, shipped_text)}}
 
 
 def best_system(report: dict) -> dict:
@@ -257,14 +291,19 @@ def verdict(report: dict) -> dict:
     return found
 
 
-def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: list[dict]) -> list[dict]:
+def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: list[dict],
+                      gated: list[dict]) -> list[dict]:
     return [{"uid": b["uid"], "title": b["title"], "reference": b["reference"],
-             "baseline": b["output"], "finetuned": f["output"], "retrieval": r["output"],
+             "baseline": b["output"], "finetuned": f["output"], "retrieval": r["output"], "gated": g["output"],
              "rougeL_baseline": b["rougeL"], "rougeL_finetuned": f["rougeL"], "rougeL_retrieval": r["rougeL"],
+             "rougeL_gated": g["rougeL"],
              "rougeL_delta": f["rougeL"] - b["rougeL"], "rougeL_vs_retrieval": f["rougeL"] - r["rougeL"],
              "floor_neighbour": r.get("neighbour_title", ""),
-             "neighbours_shown": " | ".join(n["title"] for n in f.get("neighbours", ()))}
-            for b, f, r in zip(baseline, finetuned, retrieval)]
+             "neighbours_shown": " | ".join(n["title"] for n in f.get("neighbours", ())),
+             # the shipped answer: copied or written, and what was replaced and dropped to make it this product's
+             "gated_source": g["source"], "gated_replaced": g["replaced"], "gated_dropped": g["dropped"],
+             "gated_unsupported": g["unsupported"]}
+            for b, f, r, g in zip(baseline, finetuned, retrieval, gated)]
 
 
 # ------------------------------------------------------------------------------------------ notebook helpers
@@ -287,7 +326,7 @@ def headline_table(report: dict):
 def gate_table(report: dict):
     """The gate in numbers: what it learnt from (catalogue rows, cross-validated), its operating point on validation,
     and on the test rows: rows copied, precision and recall of copying, gated against the fine-tune, the floor and the
-    oracle, and what adapting a copy to its variant changed."""
+    oracle, and what making a copy this product's changed."""
     import pandas as pd
 
     gate, report_gate = report["gate"], report["gate"]["report"]
@@ -296,7 +335,11 @@ def gate_table(report: dict):
     def ci(d: dict | None) -> str:
         return "" if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
 
-    adapt = gate["adapt"]
+    edits = gate["copy_edits"]
+
+    def pair(d: dict) -> str:
+        return "—" if d["rougeL"] is None else f"{d['rougeL']:.4f}, {d['unsupported_rate']:.3f}"
+
     items = {
         "labelled catalogue rows (a copy's ROUGE-L, no generation)": report_gate.get("labelled_rows"),
         "share of them whose nearest description fits": report_gate.get("right_share"),
@@ -316,13 +359,48 @@ def gate_table(report: dict):
         "gated − fine-tuned (ROUGE-L, 95% CI)": ci(report.get("gated_vs", {}).get("finetuned")),
         "gated − floor": ci(report.get("gated_vs", {}).get("retrieval")),
         "gated − oracle": ci(report.get("gated_vs", {}).get("oracle")),
-        "copies adapted to their variant (test rows)": adapt["rows_adapted"],
-        "on those rows, plain copy: ROUGE-L, unsupported facts": f"{adapt['plain_copy']['rougeL']}, "
-                                                               f"{adapt['plain_copy']['unsupported_rate']}",
-        "on those rows, adapted copy: ROUGE-L, unsupported facts": f"{adapt['adapted_copy']['rougeL']}, "
-                                                                 f"{adapt['adapted_copy']['unsupported_rate']}",
+        "nearest descriptions made this product's: changed / variant swapped / fact replaced / dropped":
+            f"{edits['rows_changed']} / {edits['rows_swapped']} / {edits['rows_fact_replaced']} / "
+            f"{edits['rows_dropped']} of {edits['rows']}",
+        "plain copy (the floor): ROUGE-L, unsupported facts (vs its title)": pair(edits["plain_copy"]),
+        "shipped copy: ROUGE-L, unsupported facts": pair(edits["shipped_copy"]),
+        "on the changed rows, plain → shipped": f"{pair(edits['changed_rows']['plain_copy'])} → "
+                                               f"{pair(edits['changed_rows']['shipped_copy'])}",
     }
     return pd.DataFrame({"value": [str(v) for v in items.values()]}, index=list(items))
+
+
+def source_table(report: dict):
+    """The shipped system's copied and written test rows apart: count, ROUGE-L, the share stating a fact their sources
+    do not (a copy: its own title; a written text: the title and the neighbours shown), and the share whose text had
+    a fact replaced by the title's or dropped."""
+    import pandas as pd
+
+    split = report["gate"]["by_source"]
+    return pd.DataFrame({source: {"rows": part["n"], "ROUGE-L": part.get("rougeL", np.nan),
+                                  "unsupported facts": part.get("unsupported_rate", np.nan),
+                                  "a fact replaced": part.get("replaced_share", np.nan),
+                                  "a sentence or words dropped": part.get("dropped_share", np.nan)}
+                         for source, part in split.items()}).T.round(4)
+
+
+def copied_examples(cfg: Config, k: int = 5) -> list[dict]:
+    """k copied test rows whose copy was changed (most edits first), each with its copy marked: the words replaced
+    (the title's value, or this variant's words) and the text dropped for stating what the title does not."""
+    references = {r["uid"]: r["content"] for r in stages.read_split(cfg, "test")}
+    copied = [r for r in read_jsonl(stages.require(cfg, "gated_predictions")) if r["copied"] and (r["replaced"] or r["dropped"])]
+    picked = sorted(copied, key=lambda r: (-(len(r["replaced"]) + len(r["dropped"])), r["uid"]))[:k]
+    return [{"title": r["title"], "copied_uid": r["copied_uid"], "marked": [tuple(p) for p in r["marked"]],
+             "text": r["output"], "reference": references[r["uid"]], "rougeL": r["rougeL"]} for r in picked]
+
+
+def marked_html(pieces: list[tuple[str, str | None]]) -> str:
+    """A copy's edit as HTML: replaced words on green, dropped text struck through on red."""
+    import html
+
+    style = {"replaced": "background:#c8f0c8", "dropped": "background:#f8c8c8;text-decoration:line-through"}
+    return "".join(f'<span style="{style[label]}">{html.escape(text)}</span>' if label else html.escape(text)
+                   for text, label in pieces)
 
 
 def plot_calibration(report: dict):

@@ -48,7 +48,7 @@ import xxhash
 from . import config, distributed, local_models, modeling, retrieval, stages
 from .clean import clean_text
 from .config import Config, ConfigError
-from .facts import row_sources, unsupported
+from .facts import unsupported
 from .generate import Generation, decoding_kwargs
 from .io import atomic_write_json, hash_into, read_json
 from . import gate as gate_module
@@ -288,7 +288,8 @@ def summary_path(output: Path) -> Path:
     return output.with_name(stem + ".summary.json")
 
 
-COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated", "copied", "swapped_rows")
+COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated", "copied", "swapped_rows",
+            "fact_replaced_rows", "dropped_rows")
 
 
 def resume_point(output: Path, ident: dict) -> dict:
@@ -314,15 +315,18 @@ def resume_point(output: Path, ident: dict) -> dict:
 # ------------------------------------------------------------------------------------------ the job
 def output_row(row: dict, answer: Answer) -> dict:
     """One output line: the text, where it came from (copied: the catalogue row's uid and its similarity; written:
-    stopped and new tokens, and the neighbours the prompt showed) and the facts it states that its sources do not."""
+    stopped and new tokens, and the neighbours the prompt showed), what was replaced and dropped to make it this
+    product's, and the facts it states that its sources do not (a copy: its title alone)."""
     item = {"uid": row["uid"], "title": row["title"], "description": answer.text, "source": answer.source,
-            "unsupported": unsupported(answer.text, row_sources(dict(row, neighbours=answer.neighbours)))}
+            "unsupported": unsupported(answer.text, answer.sources)}
     if answer.source == "copied":
         item.update(copied_uid=answer.copied_uid, similarity=round(answer.similarity, 4), swaps=answer.swaps)
     else:
         item.update(stopped=answer.generation.stopped, new_tokens=answer.generation.new_tokens)
         if answer.neighbours:
             item["neighbours"] = [n["uid"] for n in answer.neighbours]
+    if answer.edit.edited:
+        item.update(answer.edit.record())
     if row.get("title_truncated"):
         item["title_truncated"] = True
     return item
@@ -340,6 +344,8 @@ def describe_chunk(cfg: Config, engine, chunk: list[dict]) -> tuple[list[dict], 
               "stopped": sum(g.stopped for g in written), "unsupported_rows": sum(bool(i["unsupported"]) for i in items),
               "titles_truncated": sum(bool(i.get("title_truncated")) for i in items),
               "copied": sum(a.source == "copied" for a in answers), "swapped_rows": sum(a.swaps > 0 for a in answers),
+              "fact_replaced_rows": sum(a.edit.facts_replaced > 0 for a in answers),
+              "dropped_rows": sum(bool(a.edit.dropped) for a in answers),
               "generate_s": time.perf_counter() - tick}
     return items, counts
 
@@ -359,7 +365,7 @@ class Appender:
         self.handle.flush()
         os.fsync(self.handle.fileno())  # on disk before the state says so: a crash never leaves a gap
         for key, value in counts.items():
-            self.state[key] += value
+            self.state[key] = self.state.get(key, 0) + value  # a counter newer than the run resumed starts at 0
         self.state.update(identity=self.ident, chunks=self.state["chunks"] + 1, bytes=self.handle.tell())
         atomic_write_json(progress_path(self.output), self.state)
 
@@ -434,6 +440,8 @@ def make_summary(cfg: Config, args: argparse.Namespace, engine, ident: dict, sta
         "skipped_lines": {k: skips.lines[k] for k in skipped}, "titles_truncated": state["titles_truncated"],
         "copied": state["copied"], "written_by_the_model": written - state["copied"],
         "copies_adapted": state["swapped_rows"],
+        # rows whose text had a fact replaced by the title's value / text dropped for stating what its sources do not
+        "facts_replaced_rows": state.get("fact_replaced_rows", 0), "dropped_rows": state.get("dropped_rows", 0),
         "stop_rate": state["stopped"] / (written - state["copied"]) if written > state["copied"] else None,
         "unsupported_rate": state["unsupported_rows"] / written if written else None,
         "rows_per_s": written / generate_s if generate_s else None,

@@ -1,5 +1,5 @@
-"""Copy or write: for each product, copy the nearest catalogue row's description (adapted to this product's variant)
-or let the fine-tune write one, whichever is expected to score better.
+"""Copy or write: for each product, copy the nearest catalogue row's description (made this product's:
+descgen/copyedit.py) or let the fine-tune write one, whichever is expected to score better.
 
 The decision is about expected scores, not accuracy. On real rows a right copy (a sibling's description, a series'
 blurb) scores ROUGE-L ~0.86 where the model writes ~0.3, and a wrong copy loses only ~0.03 against writing: copying
@@ -10,10 +10,13 @@ pays whenever the chance that the nearest description fits is above ~5 %. So the
 
 where copy_right / copy_wrong are the mean ROUGE-L of a copy that fits / does not (from the same catalogue rows), and
 write_right / write_wrong the fine-tune's mean ROUGE-L on validation rows whose nearest description fits / does not.
-"Fits" is eval.near_copy_rougeL (0.5), compare's near-copy bucket.
+"Fits" is eval.near_copy_rougeL (0.5), compare's near-copy bucket. **The gate decides on the texts it ships**: every
+copy it scores is the copy it would publish (`copyedit.copy_for`: adapted to the variant, the facts this title does
+not state replaced by the title's or dropped), and the written side is the fine-tune's text as shipped
+(`copyedit.written_for`). A copy left empty by dropping is never shipped: that row is written.
 
-**Labels are free.** A catalogue row's nearest other row's description scored against its own description is exactly
-what a copy would score there: no generation. The gate is fitted on up to LABEL_ROWS such rows (the whole catalogue
+**Labels are free.** A catalogue row's nearest other row's description, made that row's as it would be shipped and
+scored against its own description, is exactly what a copy would score there: no generation. The gate is fitted on up to LABEL_ROWS such rows (the whole catalogue
 of the bundled sample; a seeded sample of 1.3 M), cross-validated (5 folds) for its report, and its operating point
 is checked on the validation split. It is stored beside the adapter (the `gate` artifact: plain JSON numbers, no
 pickle), so
@@ -23,16 +26,12 @@ describe, the demo and the web app use the gate of the adapter they load.
 share the nearest description (a series blurb is on dozens), how many of the other nearest rows have that same
 description, the share of the title's words the nearest description contains, the share of the nearest row's own
 title words its description contains (a product-specific text names its product; a blurb does not), the two titles'
-length ratio and whether their first words (usually the brand) match.
-
-**Copy and adapt.** A sibling's description often names its own variant (a colour, size, volume, format): where the
-copied description repeats words of the neighbour's title that differ from this title, this title's words take
-their place (a "Neon Pink" tutu's text for the "Neon Blue" one).
+length ratio, whether their first words (usually the brand) match, and the share of the copy that is left once the
+facts this title does not state are dropped.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -40,10 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .copyedit import Edited, copy_for
+
 FEATURES = ("similarity", "gap", "description_rows", "agreeing_neighbours", "title_words_in_description",
-            "own_title_in_description", "title_length_ratio", "first_word_match")
+            "own_title_in_description", "title_length_ratio", "first_word_match", "kept_share")
 LABEL_ROWS = 20_000   # catalogue rows the gate learns from (each a labelled pair at no generation cost)
-FORMAT = 1
+FORMAT = 2  # 2: the copy scored and shipped is the fact-cleaned one (copyedit), and its kept share a feature
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -51,10 +52,10 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def features(title: str, near: list[dict], description_rows: np.ndarray) -> np.ndarray:
+def features(title: str, near: list[dict], description_rows: np.ndarray, copy: Edited | None = None) -> np.ndarray:
     """The gate's features for a title and its nearest catalogue rows ({title, content, similarity, row,
     content_hash}, best first; at least one). `description_rows`: per catalogue row, how many rows share its
-    description."""
+    description. `copy`: the nearest description as it would be shipped (`copy_for`; made here when not given)."""
     first = near[0]
     second = near[1]["similarity"] if len(near) > 1 else 0.0
     title_words, neighbour_words = words(title), words(first["title"])
@@ -69,6 +70,9 @@ def features(title: str, near: list[dict], description_rows: np.ndarray) -> np.n
         np.mean([w in content_words for w in neighbour_words]) if neighbour_words else 0.0,
         np.log((len(title_words) + 1) / (len(neighbour_words) + 1)),
         float(bool(title_words) and bool(neighbour_words) and title_words[0] == neighbour_words[0]),
+        # the share of the copy left once the facts this title does not state are dropped: a copy cut in half is
+        # another product's text, or scores less even where it fits
+        (copy or copy_for(first["content"], first["title"], title)).kept_share,
     ], dtype=np.float64)
 
 
@@ -158,20 +162,26 @@ def mean_or(values: np.ndarray, fallback: float) -> float:
     return float(values.mean()) if len(values) else fallback
 
 
-def copy_scores(rows: list[dict], near: list[list[dict]]) -> np.ndarray:
-    """ROUGE-L of each row's nearest description, adapted to the row's title, against its own description: what a
-    copy scores there (0 where no row shares a word with the title)."""
+def copies(rows: list[dict], near: list[list[dict]]) -> list[Edited | None]:
+    """Each row's nearest description as the gate would ship it (`copy_for`: adapted, facts this title does not
+    state replaced or dropped); None where no row shares a word with the title."""
+    return [copy_for(n[0]["content"], n[0]["title"], r["title"]) if n else None for r, n in zip(rows, near)]
+
+
+def copy_scores(rows: list[dict], shipped: list[Edited | None]) -> np.ndarray:
+    """ROUGE-L of each row's shipped copy against its own description: what a copy scores there (0 where there is
+    none)."""
     from .evaluation import rouge_scores
 
-    copies = [adapt(n[0]["content"], n[0]["title"], r["title"])[0] if n else "" for r, n in zip(rows, near)]
-    return np.array([s["rougeL"] for s in rouge_scores(copies, [r["content"] for r in rows])])
+    texts = [c.text if c is not None else "" for c in shipped]
+    return np.array([s["rougeL"] for s in rouge_scores(texts, [r["content"] for r in rows])])
 
 
 def fit(cfg, source, validation: list[dict], written: list[str]) -> Gate:
     """The gate for this catalogue and this fine-tune: the probability model from up to LABEL_ROWS catalogue rows
     (a seeded sample; each row's neighbours as a product outside the splits would not see them: never itself, nor
     the held-out rows), the copy side's mean scores from the same rows, the write side's from the fine-tune's texts
-    for the validation rows (`written`), and its operating point on those rows."""
+    for the validation rows as shipped (`written`), and its operating point on those rows."""
     threshold, k = cfg.eval.near_copy_rougeL, cfg.retrieval.candidates
     rng = np.random.default_rng(cfg.eval.seed)
     shown = source.catalogue.catalogue_rows
@@ -180,13 +190,15 @@ def fit(cfg, source, validation: list[dict], written: list[str]) -> Gate:
     near = source.nearest(rows, k)
     labelled = [i for i, n in enumerate(near) if n]
     rows, near = [rows[i] for i in labelled], [near[i] for i in labelled]
-    x = np.stack([features(r["title"], n, source.description_rows) for r, n in zip(rows, near)])
-    scores = copy_scores(rows, near)
+    shipped = copies(rows, near)
+    x = np.stack([features(r["title"], n, source.description_rows, c) for r, n, c in zip(rows, near, shipped)])
+    scores = copy_scores(rows, shipped)
     right = scores >= threshold
     probability, report = fit_probability(x, right, cfg.eval.seed)
 
     val_near = source.nearest(validation, k, "validation")
-    val_copy = copy_scores(validation, val_near)
+    val_shipped = copies(validation, val_near)
+    val_copy = copy_scores(validation, val_shipped)
     val_write = np.array([s["rougeL"] for s in _rouge(written, [r["content"] for r in validation])])
     val_right = val_copy >= threshold
     gate = Gate(**probability, copy_right=mean_or(scores[right], threshold), copy_wrong=mean_or(scores[~right], 0.0),
@@ -199,8 +211,8 @@ def fit(cfg, source, validation: list[dict], written: list[str]) -> Gate:
         report["cv_copied_share"] = float(copied.mean())
         report["cv_precision"] = float(right[copied].mean()) if copied.any() else None
         report["cv_recall"] = float(copied[right].mean()) if right.any() else None
-    decided = [gate.decide(features(r["title"], n, source.description_rows)[None])[0]["copy"] if n else False
-               for r, n in zip(validation, val_near)]
+    decided = [gate.decide(features(r["title"], n, source.description_rows, c)[None])[0]["copy"] and bool(c.text)
+               if n else False for r, n, c in zip(validation, val_near, val_shipped)]
     decided = np.array(decided, bool)
     report["validation"] = {"rows": len(validation), "copied": int(decided.sum()),
                             "gated_rougeL": float(np.where(decided, val_copy, val_write).mean()),
@@ -215,41 +227,6 @@ def _rouge(predictions: list[str], references: list[str]) -> list[dict]:
     from .evaluation import rouge_scores
 
     return rouge_scores(predictions, references)
-
-
-# ------------------------------------------------------------------------------------------ copy and adapt
-def adapt(description: str, neighbour_title: str, title: str) -> tuple[str, int]:
-    """The neighbour's description with the words of its title that differ from `title` (where the description
-    repeats them) replaced by this title's: ("This neon pink tutu", "Tutu Neon Pink", "Tutu Neon Blue") -> "This neon
-    blue tutu". Returns the text and how many phrases were swapped. Only short differing spans (<= 3 words each side)
-    are swapped, whole words only, matching the description's case."""
-    theirs, ours = neighbour_title.split(), title.split()
-    matcher = difflib.SequenceMatcher(None, [w.lower() for w in theirs], [w.lower() for w in ours], autojunk=False)
-    swapped = 0
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace" or i2 - i1 > 3 or j2 - j1 > 3:
-            continue
-        old = " ".join(_strip(w) for w in theirs[i1:i2]).strip()
-        new = " ".join(_strip(w) for w in ours[j1:j2]).strip()
-        if not old or not new or old.lower() == new.lower() or not re.search(r"[A-Za-z0-9]", old):
-            continue
-        pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])", re.IGNORECASE)
-        description, count = pattern.subn(lambda m: _like(m.group(0), new), description)
-        swapped += count
-    return description, swapped
-
-
-def _strip(word: str) -> str:
-    return word.strip(",;:()[]\"'")
-
-
-def _like(found: str, new: str) -> str:
-    """`new` in the case style of `found`: lower, UPPER, or as the title writes it."""
-    if found.islower():
-        return new.lower()
-    if found.isupper() and len(found) > 1:
-        return new.upper()
-    return new
 
 
 def read(path: Path) -> Gate:

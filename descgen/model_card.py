@@ -22,7 +22,7 @@ SCOPE_WORDS = {"output": "over the output", "prompt_and_output": "over the promp
                "copy": "over the output, a phrase allowed as often as the prompt has it"}
 SYSTEM_NAMES = {"baseline": "base model", "baseline_rag": "base model + neighbours", "finetuned": "fine-tuned (this adapter)",
                 "retrieval": "retrieval floor (copy the nearest catalogue description)",
-                "gated": "gated (`gate.json`: copy and adapt the nearest description, or the fine-tune writes)",
+                "gated": "gated (`gate.json`: copy the nearest description made this product's, or the fine-tune writes)",
                 "oracle": "oracle gate (per row the better of copy and write: a ceiling, not a system)"}
 
 

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import distributed, modeling, retrieval, stages
+from . import distributed, facts, modeling, retrieval, stages
 from . import gate as gate_module
 from .config import Config
+from .copyedit import Edited, copy_for, written_for
 from .generate import Generation, decode_new_tokens, decoding_kwargs, length_batches
 from .losses import PadCollator, nll_from_hidden
 from .progress import Progress
@@ -45,23 +46,36 @@ class Answer:
     """One row's text from the shipped system, and where it came from."""
 
     text: str
-    source: str                    # "copied" (a catalogue row's description, adapted) or "written" (the fine-tune)
+    source: str                    # "copied" (a catalogue row's description, made this product's) or "written"
     copied_uid: str | None         # the catalogue row copied
     similarity: float | None       # of the nearest catalogue row (None: no row shares a word with the title)
     p: float | None                # the gate's probability that the nearest description fits
-    swaps: int                     # variant phrases swapped into a copy
-    generation: Generation | None  # written rows: stopped, new tokens
-    neighbours: list[dict]         # what the text rests on: the neighbours shown in the prompt, or the row copied
+    generation: Generation | None  # written rows: stopped, new tokens, the model's own text
+    neighbours: list[dict]         # written rows: the neighbours shown in the prompt; copied: the row copied
+    edit: Edited                   # what was swapped, replaced and dropped to make `text` (copyedit)
+    title: str = ""                # the title the text is for (what its facts are judged against)
+
+    @property
+    def swaps(self) -> int:
+        return self.edit.swaps
+
+    @property
+    def sources(self) -> list[str]:
+        """What may state this text's facts: the title alone for a copy, + the neighbours shown for a written text."""
+        return facts.sources_of({"title": self.title, "neighbours": self.neighbours}, self.source == "copied")
 
     @property
     def source_line(self) -> str:
-        """Where the text came from, in words: 'copied from B0... (similarity 0.91, p 0.87)' or 'written ...'."""
+        """Where the text came from, in words: 'copied from B0... (similarity 0.91, p 0.87; 1 replaced, 1 dropped)'
+        or 'written ...'."""
         p = f"p {self.p:.2f}" if self.p is not None else "no catalogue row shares a word with the title"
+        edits = [f"{len(self.edit.replaced)} replaced"] * bool(self.edit.replaced) + \
+            [f"{len(self.edit.dropped)} dropped for stating what this title does not"] * bool(self.edit.dropped)
+        edited = f"; {', '.join(edits)}" if edits else ""
         if self.source == "copied":
-            swapped = f", {self.swaps} variant word(s) swapped" if self.swaps else ""
-            return f"copied from {self.copied_uid} (similarity {self.similarity:.2f}, {p}{swapped})"
-        return f"written by the fine-tune ({p} that the nearest description fits)" if self.p is not None else \
-            f"written by the fine-tune ({p})"
+            return f"copied from {self.copied_uid} (similarity {self.similarity:.2f}, {p}{edited})"
+        return f"written by the fine-tune ({p} that the nearest description fits{edited})" if self.p is not None \
+            else f"written by the fine-tune ({p}{edited})"
 
 
 class Prompter:
@@ -250,21 +264,25 @@ def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:
 
 def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, generate) -> list[Answer]:
     """Copy or write, row by row (`Predictor.answer`; describe's vLLM engine brings its own `generate`, a function
-    of prompted rows). `gate` None: write every row."""
+    of prompted rows). `gate` None: the model's own text on every row (compare's `finetuned` and `baseline_rag`).
+    With a gate, the shipped system: a copy is the nearest description made this product's (`copyedit.copy_for`),
+    a written text the model's with any fact its title and neighbours do not state replaced or dropped
+    (`copyedit.written_for`); a copy that dropping leaves empty is written instead."""
     cfg = prompter.cfg
     if gate is None:
         prompted = prompter.prompted(rows, split)
-        return [Answer(g.text, "written", None, None, None, 0, g, r.get("neighbours") or [])
-                for g, r in zip(generate(prompted), prompted)]
+        return [Answer(g.text, "written", None, None, None, g, row.get("neighbours") or [], Edited(g.text), row["title"])
+                for g, row in zip(generate(prompted), prompted)]
     source = prompter.neighbour_source
     near = source.nearest(rows, cfg.retrieval.candidates, split)
-    decisions: list[dict | None] = [None] * len(rows)
+    shipped = gate_module.copies(rows, near)
+    copied: dict[int, dict] = {}
     with_neighbours = [i for i, n in enumerate(near) if n]
     if with_neighbours:
-        x = np.stack([gate_module.features(rows[i]["title"], near[i], source.description_rows) for i in with_neighbours])
-        for i, decision in zip(with_neighbours, gate.decide(x)):
-            decisions[i] = decision
-    written = [i for i, d in enumerate(decisions) if d is None or not d["copy"]]
+        x = np.stack([gate_module.features(rows[i]["title"], near[i], source.description_rows, shipped[i])
+                      for i in with_neighbours])
+        copied = {i: d for i, d in zip(with_neighbours, gate.decide(x))}
+    written = [i for i in range(len(rows)) if not (copied.get(i, {}).get("copy") and shipped[i].text)]
     # the neighbours the prompt shows are the first retrieval.k of these (one order, whatever the count asked)
     prompted = (retrieval.fit(cfg, prompter.tokenizer, [rows[i] for i in written],
                               [near[i][:cfg.retrieval.k] for i in written])
@@ -272,17 +290,23 @@ def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, g
     texts = dict(zip(written, zip(generate(prompted) if written else [], prompted)))
     answers = []
     for i, row in enumerate(rows):
-        decision = decisions[i] or {}
+        p = copied.get(i, {}).get("p")
         first = near[i][0] if near[i] else None
         if i in texts:
             generation, prompt_row = texts[i]
-            answers.append(Answer(generation.text, "written", None, first and first["similarity"], decision.get("p"),
-                                  0, generation, prompt_row.get("neighbours") or []))
+            answers.append(written_answer(prompt_row, generation, first and first["similarity"], p))
         else:
-            text, swaps = gate_module.adapt(first["content"], first["title"], row["title"])
-            answers.append(Answer(text, "copied", first["uid"], first["similarity"], decision["p"], swaps, None,
-                                  [first]))
+            answers.append(Answer(shipped[i].text, "copied", first["uid"], first["similarity"], p, None, [first],
+                                  shipped[i], row["title"]))
     return answers
+
+
+def written_answer(prompt_row: dict, generation: Generation, similarity: float | None, p: float | None) -> Answer:
+    """The model's text for a prompted row as shipped: every fact its title and the neighbours shown do not state
+    replaced by the title's value or dropped."""
+    neighbours = prompt_row.get("neighbours") or []
+    edit = written_for(generation.text, prompt_row["title"], facts.row_sources(prompt_row))
+    return Answer(edit.text, "written", None, similarity, p, generation, neighbours, edit, prompt_row["title"])
 
 
 # ------------------------------------------------------------------------------------------ command line

@@ -26,4 +26,14 @@ def test_cpu_profile_fine_tune_beats_the_base_model_within_15_minutes(tmp_path):
     report = json.loads((copy / "outputs" / "eval" / "compare.json").read_text())
     assert report["delta"]["rougeL"]["ci_low"] > 0, report["delta"]["rougeL"]
     assert report["models"]["finetuned"]["stop_rate"] > report["models"]["baseline"]["stop_rate"]
+    # the gate makes a real choice, the shipped system beats the floor, and states no more unsupported facts than the
+    # base model and the floor (a copy judged against its own title)
+    gate, models = report["gate"], report["models"]
+    assert 0.1 <= gate["copied_test_rows"] / gate["test_rows"] <= 0.9, gate["copied_test_rows"]
+    assert report["vs_retrieval"]["gated"]["rougeL"]["ci_low"] > 0, report["vs_retrieval"]["gated"]
+    assert models["gated"]["unsupported_rate"] <= min(models["baseline"]["unsupported_rate"],
+                                                      models["retrieval"]["unsupported_rate"])
+    # the sample's trade-off: on novel rows another product's description scores below the fine-tune's text
+    novel = report["by_novelty"]["novel"]["models"]
+    assert novel["finetuned"]["rougeL"] > novel["retrieval"]["rougeL"]
     assert minutes <= 15, f"cpu profile took {minutes:.1f} min"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_cfg, row, write_lines
-from descgen import describe, facts
+from descgen import describe
 from descgen.clean import clean_text
 
 
@@ -36,16 +36,6 @@ def smoke_overrides(copy: Path) -> list[str]:
     """The e2e copy's smoke run, loaded in this process."""
     return [f"paths.outputs={copy / 'outputs'}", f"paths.adapter_dir={copy / 'modelo_finetuned'}",
             f"model.name={copy / 'models' / 'tiny-phi3'}"]
-
-
-# ---------------------------------------------------------------------------------------------- facts
-def test_unsupported_facts_are_numbers_units_and_sizes_no_source_states():
-    sources = ["Stainless Steel French Press, 34-Ounce", "Similar: 8 Cup press", "Size XL shirt"]
-    text = "Holds 34 oz (8 cups). Weighs 2.5 lbs, 1,000 reviews, size XL, size M, made in 1998."
-    assert facts.unsupported(text, sources) == ["2.5 lbs", "1,000", "1998", "size M"]
-    assert facts.unsupported("No numbers here.", []) == []
-    assert facts.unsupported("Pack of 1000", ["1,000 count"]) == []  # thousands separators dropped
-    assert facts.row_sources({"title": "T 5", "neighbours": [{"title": "N", "content": "7 inch"}]}) == ["T 5", "N", "7 inch"]
 
 
 # ---------------------------------------------------------------------------------------------- input and skips

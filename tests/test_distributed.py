@@ -99,5 +99,11 @@ def test_baseline_with_two_processes_writes_one_process_predictions(prepared):
     two = (root / "outputs" / "eval" / "baseline_predictions.jsonl").read_bytes()
     baseline.run(make_cfg(root, *base))
     one = (root / "outputs" / "eval" / "baseline_predictions.jsonl").read_bytes()
-    assert two == one and len(two.splitlines()) == cfg.data.n_test
+    assert len(two.splitlines()) == cfg.data.n_test
+    # the texts byte for byte; the reference NLL to float precision (a process's CPU threads change the order of a
+    # matmul's sums: 6.9357160 vs 6.9357173 seen on one row)
+    rows_two, rows_one = ([json.loads(line) for line in text.splitlines()] for text in (two, one))
+    assert [{k: v for k, v in r.items() if k != "nll"} for r in rows_two] == \
+        [{k: v for k, v in r.items() if k != "nll"} for r in rows_one]
+    assert [r["nll"] for r in rows_two] == pytest.approx([r["nll"] for r in rows_one], rel=1e-5)
     assert cfg.section_hash("eval") == make_cfg(root, *base).section_hash("eval")  # never a rerun

@@ -1,0 +1,161 @@
+"""A copy a shop can publish (descgen/copyedit.py): the copied description takes this product's variant words, every
+fact this title does not state is replaced by the title's value or dropped with the least text that keeps whole
+sentences, and what was done is recorded; the facts it judges by (descgen/facts.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from descgen import facts, retrieval
+from descgen.clean import clean_text
+from descgen.config import REPO_ROOT
+from descgen.copyedit import copy_for, written_for
+
+
+def marks(edit) -> str:
+    """The edit as one string: [+new] for replaced words, [-old] for dropped text."""
+    return "".join(f"[+{t}]" if label == "replaced" else f"[-{t}]" if label == "dropped" else t
+                   for t, label in edit.marked())
+
+
+# ---------------------------------------------------------------------------------------------- facts
+def test_facts_are_numbers_with_units_sizes_colours_and_formats_each_with_a_kind():
+    found = facts.find("This 1 liter press, 34-Ounce, Size XL, neon pink, Large Print hardcover, Set of 3, 40H, "
+                       "light cup, VG-10 steel, IPX7, rose-gold")
+    assert [(f.written, f.keys, sorted(f.kinds)) for f in found] == [
+        ("1 liter", ("1",), ["volume"]), ("34-Ounce", ("34",), ["volume", "weight"]), ("Size XL", ("size:XL",), ["size"]),
+        ("neon pink", ("colour:neon", "colour:pink"), ["colour"]), ("Large Print", ("format:large print",), ["format"]),
+        ("hardcover", ("format:hardcover",), ["format"]), ("Set of 3", ("3",), ["count"]), ("40H", ("40",), ["time"]),
+        ("rose-gold", ("colour:rose", "colour:gold"), ["colour"])]  # a shade alone, a code's number: no fact
+
+
+def test_unsupported_facts_are_those_no_source_states():
+    sources = ["Stainless Steel French Press, 34-Ounce, Neon Pink", "Similar: 8 Cup press", "Size XL shirt"]
+    text = "Holds 34 oz (8 cups). Weighs 2.5 lbs, 1,000 reviews, size XL, size M, made in 1998. Pink, hot pink, blue."
+    assert facts.unsupported(text, sources) == ["2.5 lbs", "1,000", "size M", "1998", "hot pink", "blue"]
+    assert facts.unsupported("No numbers here.", []) == []
+    assert facts.unsupported("Pack of 1000", ["1,000 count"]) == []  # thousands separators dropped
+    assert facts.unsupported("A paperback in black.", ["The Novel (Paperback), Black"]) == []
+
+
+def test_a_copy_rests_on_its_title_alone_and_a_written_text_also_on_the_neighbours_shown():
+    row = {"title": "French Press", "neighbours": [{"title": "French Press 1 Liter", "content": "Holds 1 liter."}]}
+    assert facts.sources_of(row, copied=True) == ["French Press"]
+    assert facts.sources_of(row, copied=False) == ["French Press", "French Press 1 Liter", "Holds 1 liter."]
+
+
+# ---------------------------------------------------------------------------------------------- 1. adapt
+def test_a_copy_takes_this_products_variant_words():
+    edit = copy_for("This neon pink tutu has three layers. Neon Pink is bright.", "Girls Tutu Neon Pink",
+                    "Girls Tutu Neon Blue")
+    assert edit.text == "This neon blue tutu has three layers. Neon Blue is bright." and edit.swaps == 2
+    assert edit.replaced == [("pink", "blue"), ("Pink", "Blue")] and edit.dropped == []
+    edit = copy_for("Holds 34 oz of coffee; the 34 oz press pours clean.", "French Press, 34 oz", "French Press, 12 oz")
+    assert edit.text == "Holds 12 oz of coffee; the 12 oz press pours clean." and edit.swaps == 2
+    # a number swaps with its unit only, and the article agrees: "a 12 inch look" → "an 8 inch look"
+    edit = copy_for("A skillet with a 12 inch look. Weighs 12 ounces.", "Skillet, 12 Inch", "Skillet 8 Inch")
+    assert marks(edit) == "A skillet with [+an] [+8 inch] look.[- Weighs 12 ounces.]"
+
+
+def test_nothing_is_swapped_inside_a_longer_word_nor_where_the_text_does_not_repeat_it():
+    assert copy_for("A pink tutu.", "Tutu Pink", "Tutu Pink").text == "A pink tutu."
+    assert copy_for("A fine press.", "Press Black", "Press Red").text == "A fine press."
+    edit = copy_for("Redwood handle, red finish.", "Knife Red", "Knife Black")
+    assert edit.text == "Redwood handle, black finish." and edit.swaps == 1
+
+
+# ---------------------------------------------------------------------------------------------- 2. facts
+def test_a_variant_fact_the_title_states_otherwise_takes_the_titles_value():
+    # the issue's French press: the copied row's "1 liter" is its variant (its title says so); this title says 34 oz
+    edit = copy_for("This 1 liter french press is made of steel.", "Lumen 1 Liter Glass French Press",
+                    "Acme Stainless Steel French Press Coffee Maker, 34-Ounce")
+    assert edit.text == "This 34-ounce french press is made of steel." and edit.facts_replaced == 1
+    assert edit.replaced == [("1 liter", "34-ounce")] and edit.swaps == 0
+    # an article before it agrees with the new value
+    edit = copy_for("It is a 1 liter press.", "Lumen 1 Liter Press", "Acme Steel Press Maker (8 Cup)")
+    assert marks(edit) == "It is [+an] [+8 cup] press."
+    # a spec of the copied product (not its title's variant) is dropped, never given the title's number
+    edit = copy_for("This 1 liter press. Weighs 12 ounces.", "Lumen 1 Liter Press", "Acme Steel Press Maker, 34 oz")
+    assert marks(edit) == "This [+34 oz] press.[- Weighs 12 ounces.]"
+
+
+def test_a_fact_the_title_does_not_state_is_dropped_with_the_least_text_that_keeps_sentences_whole():
+    title = "Stainless Steel French Press Coffee Maker"
+    cases = {
+        # a qualifier after a determiner: the fact alone (the README's screenshot)
+        "This 1 liter french press coffee maker is made of steel.": "This [-1 liter ]french press coffee maker is made of steel.",
+        # several in a row, an article made to agree, a parenthesis holding only the fact
+        "This large neon pink press. An 8 cup carafe (34 oz) pours.": "This [-large neon pink ]press. [+A] [-8 cup ]carafe[- (34 oz)] pours.",
+        # "in <fact>" before its verb
+        "The press in matte black is the answer.": "The press[- in matte black] is the answer.",
+        # the last clause after a comma
+        "It brews fast, perfect for 8 cups.": "It brews fast[-, perfect for 8 cups].",
+        # else the sentence; a sentence opening with a phrase keeps its last clause, a name is not a colour to cut
+        "Brews in 4 minutes. Designed for mornings, this press holds 8 cups. The Blue Notes play it.":
+            "[-Brews in 4 minutes. Designed for mornings, this press holds 8 cups. The Blue Notes play it.]",
+    }
+    for copied, expected in cases.items():
+        edit = copy_for(copied, "Some Other Product", title)
+        assert marks(edit) == expected, copied
+        assert facts.unsupported(edit.text, [title]) == []
+
+
+def test_numbers_the_title_states_stay_and_an_abbreviation_ends_no_sentence():
+    edit = copy_for("Symphony No. 5 on 2 discs. Remastered.", "Other", "Symphony No. 5, 2 Disc Set")
+    assert edit.text == "Symphony No. 5 on 2 discs. Remastered." and not edit.edited
+    edit = copy_for("Symphony No. 5 on 3 discs. Remastered.", "Other", "Symphony No. 5")
+    assert edit.text == "Remastered." and edit.dropped == ["Symphony No. 5 on 3 discs."]
+
+
+def test_a_written_text_keeps_what_its_neighbours_state_and_loses_what_it_invented():
+    sources = ["Acme Press", "Lumen Press 1 Liter", "Holds 1 liter."]
+    edit = written_for("This 1 liter press is black. It brews 8 cups. It pours.", "Acme Press", sources)
+    # "1 liter" is a neighbour's and stays; "is black" and "brews 8 cups" have no smaller cut than their sentences
+    assert marks(edit) == "[-This 1 liter press is black. It brews 8 cups. ]It pours."
+    edit = written_for("This 1 liter press brews fast, perfect for 8 cups.", "Acme Press", sources)
+    assert marks(edit) == "This 1 liter press brews fast[-, perfect for 8 cups]."
+    assert facts.unsupported(edit.text, sources) == [] and edit.facts_replaced == 0
+
+
+def test_a_copy_with_nothing_left_is_empty_and_the_record_is_plain_json():
+    edit = copy_for("Holds 8 cups.", "Other", "Acme Press")
+    assert edit.text == "" and edit.kept_share == 0.0 and edit.dropped == ["Holds 8 cups."]
+    edit = copy_for("This 1 liter press. It pours.", "Press 1 Liter", "Press 12 oz")
+    assert json.loads(json.dumps(edit.record())) == {"replaced": [["1 liter", "12 oz"]], "dropped": []}
+
+
+def bundled_pairs(neighbours: int = 3) -> list[tuple[dict, dict]]:
+    """(row, neighbour) for every described row of the bundled sample and each of its nearest other rows."""
+    rows = []
+    for line in (REPO_ROOT / "dataset" / "sample" / "trn.json").read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("title"), str) and isinstance(record.get("content"), str):
+            title, content = clean_text(record["title"], True, True), clean_text(record["content"], True, True)
+            if title and content:
+                rows.append({"uid": record["uid"], "title": title, "content": content})
+    source = retrieval.NeighbourSource.of_rows(rows)
+    return [(row, n) for row, near in zip(rows, source.nearest(rows, neighbours)) for n in near]
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return bundled_pairs()
+
+
+def test_every_copy_of_the_bundled_sample_states_no_fact_its_title_does_not(pairs):
+    assert len(pairs) > 5000
+    edited = 0
+    for row, neighbour in pairs:
+        edit = copy_for(neighbour["content"], neighbour["title"], row["title"])
+        assert facts.unsupported(edit.text, [row["title"]]) == [], (row["title"], edit.text)
+        # the pieces a page marks put back the text, and the removed runs are what `dropped` says
+        assert "".join(t for t, label in edit.marked() if label != "dropped") == edit.text
+        assert [t.strip() for t, label in edit.marked() if label == "dropped" and t.strip()] == edit.dropped
+        assert edit.text == edit.text.strip() and "  " not in edit.text
+        edited += edit.edited
+    assert edited > len(pairs) // 3  # the sample's copies carry other products' sizes, colours, formats and specs
