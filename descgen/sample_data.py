@@ -8,18 +8,21 @@ meets there: a right copy scores far above what a small model writes, a wrong on
   against theirs (a sibling: another colour, size or format; a series blurb), ~0.86 on average. Here a product line is
   3-5 variants, each under its own uid and title; they share one description in which each variant names its own
   size or colour, and half the variants word one claim their own way. Half the products carry a series name of
-  their maker's in the title (one rare word a line shares, as "Chambord" does). On the cpu profile's splits: 17.5 %
-  of test rows, 0.85.
+  their maker's in the title (one rare word a line shares, as "Chambord" does). On the cpu profile's splits: 20 %
+  of test rows (32 of 160), 0.74 (descriptions are short, 3-6 sentences, so one reworded claim weighs more than on
+  real rows).
 - **Everything else is another product's text.** Outside the siblings the nearest real title's description overlaps
-  the true one ~0.11 ROUGE-L, a little below what the fine-tune writes. Here a description names its own title's words
-  (what it is, its line, its variant, its brand), opens with its brand's tagline and signs off with its brand's line
-  (a seller's boilerplate, learnable from the brand in the title), and draws per product a material, a use, 2-4 claims
-  from a pool of 30 per category and, for 40 %, a spec with numbers of its own (pages, hours, inches): what a shop
-  knows and the title does not say. Another product's description then overlaps ~0.18 (a generated vocabulary shares
-  more function words than real text; the former sample's 0.30 was above what its fine-tune wrote, so a gate
-  copied every row).
+  the true one ~0.11 ROUGE-L, a little below what the fine-tune writes. Here ten makers each write in a house style
+  (an opening template of their own, one of two promises, a sign-off: a seller's boilerplate, learnable from the
+  brand in the title), and a description names its own title's words (what it is, its line, its variant, its brand)
+  and draws per product a material, a use, 1-2 claims from a pool of 30 per category and, for 40 %, a spec with
+  numbers of its own (pages, hours, inches): what a shop knows and the title does not say. The nearest other
+  product is mostly the same kind of product, line and variant from another maker, whose description overlaps
+  ~0.19 (a generated vocabulary shares more function words than real text). On the cpu profile the fine-tune writes
+  0.22 on such rows against a made-over wrong copy's 0.20, so the gate writes 118 of 160 test rows and copies 42
+  (the former sample's wrong copies overlapped 0.30, above what its fine-tune wrote: a gate copied every row).
 - **Other products' facts.** A copied description states sizes, colours, formats and specs its title does not
-  (64 % of the test rows' nearest descriptions): what descgen/copyedit.py must replace or drop.
+  (65 % of the test rows' nearest descriptions): what descgen/copyedit.py must replace or drop.
 - The real file's warts: a third empty `content` (drawn per row: a line may have described and undescribed
   variants), HTML entities and tags, content that only repeats the title, stubs, exact duplicates under a new
   uid, blank lines, malformed JSON, wrong types, invalid UTF-8.
@@ -351,12 +354,15 @@ CATEGORIES = {
     },
 }
 
+# Ten makers, each with a house style (below): ~44 listings each in the cpu profile's 440 training rows, enough for the
+# fine-tune to learn whose voice a title asks for
 BRANDS = ["Acme", "Northwind", "Lumen", "Bramble &amp; Co", "Kestrel", "Orchard", "Polaris", "Tidewater",
-          "Juniper", "Harbor Lane", "Fernwood", "Silverline", "Maple &amp; Pine", "Cobalt", "Wren", "Alder",
-          "Brightwater", "Copperfield", "Driftwood", "Evergreen"]
+          "Juniper", "Harbor Lane"]
 
-# A brand's house style: its sellers open with the same tagline and sign off alike on every listing, as real shops'
-# boilerplate does. A model that reads the brand in a title can write these; another brand's description cannot.
+# A brand's house style: its listings open with the same template (OPENERS[the brand's index]) and tagline and sign off
+# alike, as real shops' boilerplate does. A model that reads the brand in a title can write these; the nearest
+# other product's description (the same kind of product, line and variant from another maker, on 90 % of the novel
+# test rows) cannot. Makers beyond BRANDS keep their styles here unused.
 BRAND_STYLE = {
     "Acme": ("Acme has made honest everyday goods for families who value craft.", "Acme: built right, priced fairly."),
     "Northwind": ("Northwind designs gear for people who live by the seasons.", "From the Northwind workshop, with care."),
@@ -381,7 +387,23 @@ BRAND_STYLE = {
     "Driftwood": ("Driftwood brings a relaxed spirit to practical things.", "Drift easy with Driftwood."),
     "Evergreen": ("Evergreen donates a share of every sale to replanting forests.", "Evergreen grows with you."),
 }
-BRAND_STYLE_SHARE = 0.85  # listings that carry their brand's tagline and sign-off
+# the promises every listing of a brand makes (no numbers, sizes or colours: the same for all its products)
+BRAND_PROMISES = {
+    "Acme": ["Every Acme product is inspected twice before it leaves the shop.", "Acme replaces anything that fails."],
+    "Northwind": ["Northwind field-tests its designs through long northern winters.",
+                  "Our repair service keeps Northwind gear going for seasons."],
+    "Lumen": ["Lumen products arrive in plastic-free packaging.", "Clean lines and quiet colours define Lumen."],
+    "Bramble &amp; Co": ["A handwritten note comes with every Bramble &amp; Co order.",
+                         "Bramble &amp; Co still answers every email personally."],
+    "Kestrel": ["Kestrel engineers obsess over weight and balance.", "Kestrel backs its work with a no-questions return."],
+    "Orchard": ["Orchard plants a tree for every order.", "Natural finishes are an Orchard signature."],
+    "Polaris": ["Polaris publishes its lab results for every product.", "Polaris support is staffed around the clock."],
+    "Tidewater": ["Tidewater designs are sketched in a seaside studio.", "Salt air and driftwood inspire every Tidewater piece."],
+    "Juniper": ["Juniper refreshes its collections each spring.", "Juniper customers earn rewards with every purchase."],
+    "Harbor Lane": ["Harbor Lane chooses each piece to last for years at home.",
+                    "Harbor Lane gift wraps for free on request."],
+}
+BRAND_STYLE_SHARE = 0.95  # listings in their brand's house style: its opening template, tagline and sign-off
 
 # {attr} is the variant's own size, colour or format: a product line's variants share every other word
 OPENERS = [
@@ -416,10 +438,11 @@ CLOSERS = [
 ]
 SPEC_SHARE = 0.4   # products whose description states a number of its own (a spec the title does not give)
 # Rows in product lines of 3-5 variants. Neighbours come from the catalogue (every described row outside the held-out
-# splits, ~1,930), where a line of 4 keeps a described sibling with 1 − (1/3)³ ≈ 0.96: 25 % of rows → 17.5 % of the
-# cpu profile's test rows find one first (measured; the real file: ~15 %). Not every line member is found: another
+# splits, ~1,920), where a line of 4 keeps a described sibling with 1 − (1/3)³ ≈ 0.96: 15 % of rows in lines → 20 % of
+# the cpu profile's test rows find a near copy first (measured: 32 of 160; the real file: ~15 %), a few of them the
+# same maker's same kind of product, whose house style alone overlaps ~0.5. Not every line member is found: another
 # brand's product with the same words and variant can stand nearer.
-LINE_SHARE = 0.25
+LINE_SHARE = 0.15
 LINE_SIZES = (3, 4, 5)
 # a product starts a line with p = s / (s + 4 (1 − s)): 4p lines' rows per 4p + (1 − p) rows is s, lines being ~4 long
 LINE_START = LINE_SHARE / (LINE_SHARE + 4 * (1 - LINE_SHARE))
@@ -444,15 +467,16 @@ def _title(who: str, noun: str, attr: str, brand: str | None, series: str | None
 def _product(rng: random.Random) -> dict:
     """A product (line): its category's words, its text template, and how its title is written."""
     category = CATEGORIES[rng.choice(sorted(CATEGORIES))]
-    sentences = [rng.choice(OPENERS)] + rng.sample(category["claims"], k=rng.randint(2, 4))
+    brand = rng.choice(BRANDS)
+    house = rng.random() < BRAND_STYLE_SHARE
+    opener = OPENERS[BRANDS.index(brand)] if house else rng.choice(OPENERS)
+    sentences = [opener] + rng.sample(category["claims"], k=rng.randint(1, 2))
     if rng.random() < SPEC_SHARE:
         spec = rng.choice(category["specs"]).format(n1=rng.randint(2, 60), n2=rng.randint(3, 9),
                                                     year=rng.randint(1950, 2015), big=rng.randrange(300, 601, 25))
         sentences.insert(rng.randint(1, len(sentences)), spec)
-    brand = rng.choice(BRANDS)
-    if rng.random() < BRAND_STYLE_SHARE:
-        tagline, sign_off = BRAND_STYLE[brand]
-        sentences = sentences[:1] + [tagline] + sentences[1:] + [sign_off]
+    if house:
+        sentences += [rng.choice(BRAND_PROMISES[brand]), BRAND_STYLE[brand][1]]
     elif rng.random() < 0.8:
         sentences.append(rng.choice(CLOSERS))
     return {"category": category, "noun": rng.choice(category["nouns"]), "who": rng.choice(category["who"]),

@@ -102,6 +102,7 @@ HASHES_BEFORE_FIELDS = {
 THEN = ["eval.no_repeat_ngram_scope=prompt_and_output", "retrieval.source=train", "retrieval.max_term_rows=null"]
 PARAMS_THEN = {"default": THEN + ["retrieval.k=0", "eval.batch_size=16"], "smoke": THEN + ["retrieval.k=0"],
                "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192", "prompt.system=null", "data.n_test=200",
+                              "train.learning_rate=4.0e-4",
                               "train.eval_steps=10", "train.save_steps=10"]}
 
 

@@ -34,8 +34,8 @@ def floor_on_cpu_splits(tmp_path_factory):
 def test_about_one_test_row_in_six_has_a_sibling_and_copying_it_is_nearly_right(floor_on_cpu_splits):
     test, nearest, scores = floor_on_cpu_splits
     near = scores >= 0.5
-    assert 0.10 <= near.mean() <= 0.22  # 28 of 160 (17.5 %)
-    assert 0.80 <= scores[near].mean() <= 0.92  # 0.848: a variant words one claim its own way
+    assert 0.10 <= near.mean() <= 0.22  # 32 of 160 (20 %)
+    assert 0.68 <= scores[near].mean() <= 0.92  # 0.739: half the variants word one of 3-6 sentences their own way
     # a sibling has another title (another variant), and most siblings' descriptions name their own variant
     assert all(n["title"] != r["title"] for r, n, s in zip(test, nearest, scores) if s >= 0.5)
     assert 0 <= sum(n["content"] == r["content"] for r, n in zip(test, nearest)) < near.sum() / 2
@@ -44,7 +44,7 @@ def test_about_one_test_row_in_six_has_a_sibling_and_copying_it_is_nearly_right(
 def test_elsewhere_the_nearest_description_is_another_products_and_overlaps_little(floor_on_cpu_splits):
     _, _, scores = floor_on_cpu_splits
     novel = scores[scores < 0.5]
-    assert novel.mean() <= 0.22  # 0.182 (the former sample: 0.295, above what its fine-tune wrote)
+    assert novel.mean() <= 0.22  # 0.185 (the former sample: 0.295, above what its fine-tune wrote)
     assert np.mean(novel < 0.2) > 0.5
 
 
@@ -52,4 +52,4 @@ def test_a_copy_carries_another_products_facts(floor_on_cpu_splits):
     # sizes, colours, formats and specs that a copied description states and this product's title does not
     test, nearest, _ = floor_on_cpu_splits
     carrying = np.mean([bool(facts.unsupported(n["content"], [r["title"]])) for r, n in zip(test, nearest)])
-    assert 0.4 <= carrying <= 0.8  # 0.64
+    assert 0.4 <= carrying <= 0.8  # 0.65
