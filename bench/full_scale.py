@@ -161,12 +161,12 @@ def main() -> None:
         # the adapter's copy-or-write gate, fitted as compare fits it (catalogue labels + the fine-tune's validation
         # texts), without compare's 2,000 test generations; the tiny random model writes nothing worth keeping, so
         # this gate copies where a neighbour exists and the --write-only run below times the model's side
-        code = ("import sys; from descgen import compare, config, stages; from descgen.io import atomic_write_json; "
+        code = ("import sys; from descgen import config, stages; from descgen.io import atomic_write_json; "
                 "from descgen.predictor import Predictor; cfg = config.load('full', sys.argv[1:]); "
-                "p = Predictor.load(cfg, adapter=True); g = compare.fit_gate(cfg, p); "
+                "p = Predictor.load(cfg, adapter=True); g = p.fit_gate(stages.read_split(cfg, 'validation')); "
                 "atomic_write_json(stages.path(cfg, 'gate'), g.to_json()); print({k: g.report[k] for k in "
                 "('labelled_rows', 'right_share', 'cv_auc', 'cv_copied_share')})")
-        results["gate"] = run([sys.executable, "-c", code, *SETS, "eval.max_new_tokens=4"], "the gate (compare.fit_gate)")
+        results["gate"] = run([sys.executable, "-c", code, *SETS, "eval.max_new_tokens=4"], "the gate (Predictor.fit_gate)")
         describe(results, source, "describe", [], args.describe_rows, "describe every empty row (gated)")
     if "describe" in args.parts or "write_only" in args.parts:  # write_only alone: the gate above is not needed
         describe(results, source, "describe_write_only", ["--write-only"], args.write_only_rows,

@@ -7,9 +7,11 @@
 With --batch-sizes it instead times batched generation at each size, the rows shown their retrieval.k neighbours as
 in 04_compare, and prints prompt against new tokens (on a CPU, prefill is most of the cost once a neighbour is shown).
 
-With --adapter (after a train stage) it times what the predictor's choice never to merge costs: the same prompted rows
-through the base model, the fine-tune as the predictor runs it (PEFT's unmerged LoRA) and the fine-tune merged into a
-copy of the weights, in alternating rounds, and counts the rows whose greedy text differs between the two fine-tunes.
+With --adapter (after a train stage) it times the fine-tune's two paths (eval.lora_weights): the same prompted rows
+(each shown its retrieval.k neighbours, as compare and describe show them) through the base model, the fine-tune
+unmerged (PEFT's LoRA on top) and the fine-tune from a merged copy of the weights, in alternating rounds; prints rows/s
+and new tokens/s of each (best and worst round), the fine-tunes' ratio to the base model, the memory each predictor
+holds, and the rows whose greedy text differs between the two fine-tunes.
 
 Prints both wall times, the speed ratio, and whether the greedy texts are identical.
 """
@@ -48,7 +50,7 @@ def main() -> None:
 
         titles = [{"title": r["title"]} for r in prepare.run(cfg).splits["test"]][: args.rows]
     if args.adapter:
-        unmerged_vs_merged(cfg, titles, args.rounds)
+        unmerged_vs_merged(cfg, titles, args.rounds, args.overrides)
         return
     predictor = Predictor.load(cfg, adapter=False)
     batch = args.batch_size or cfg.eval.batch_size
@@ -86,24 +88,31 @@ def sizes(predictor, titles, batch_sizes) -> None:
               f"{(prompt + new) / wall:6.1f} tokens/s through the model")
 
 
-def unmerged_vs_merged(cfg, titles, rounds: int) -> None:
-    import copy
-
-    predictor = Predictor.load(cfg, adapter=True)
-    rows = predictor.prompted(titles)
-    merged = Predictor(cfg, copy.deepcopy(predictor.model).merge_and_unload(), predictor.tokenizer, adapter=False)
-    runs = {"base": lambda: predictor.generate(rows, base=True), "fine-tune, unmerged": lambda: predictor.generate(rows),
-            "fine-tune, merged copy": lambda: merged.generate(rows, base=True)}
+def unmerged_vs_merged(cfg, titles, rounds: int, overrides: list[str]) -> None:
+    predictors = {path: Predictor.load(config.load(cfg.profile, overrides + [f"eval.lora_weights={path}"]))
+                  for path in ("unmerged", "merged")}
+    rows = predictors["merged"].prompted(titles)
+    runs = {"base (with neighbour)": lambda: predictors["merged"].generate(rows, base=True),
+            "fine-tune, unmerged": lambda: predictors["unmerged"].generate(rows),
+            "fine-tune, merged copy": lambda: predictors["merged"].generate(rows)}
     times: dict[str, list[float]] = {name: [] for name in runs}
-    texts = {}
+    texts, tokens = {}, {}
     for _ in range(rounds):
         for name, run in runs.items():
             started = time.perf_counter()
-            texts[name] = [g.text for g in run()]
+            out = run()
             times[name].append(time.perf_counter() - started)
-    print(f"{len(rows)} rows, {predictor.dtype}, batch {cfg.eval.batch_size}, {rounds} alternating rounds:")
+            texts[name], tokens[name] = [g.text for g in out], sum(g.new_tokens for g in out)
+    print(f"{len(rows)} rows, {predictors['merged'].dtype}, batch {cfg.eval.batch_size}, {rounds} alternating rounds:")
+    base = min(times["base (with neighbour)"])
     for name, seconds in times.items():
-        print(f"  {name:<24} {min(seconds):7.1f} s best, {max(seconds):7.1f} s worst")
+        best, worst = min(seconds), max(seconds)
+        print(f"  {name:<24} {len(rows) / best:6.2f} rows/s best, {len(rows) / worst:6.2f} worst; "
+              f"{tokens[name] / best:7.1f} new tokens/s; {base / best:.2f}x the base model's rows/s")
+    for path, predictor in predictors.items():
+        held = sum(m.get_memory_footprint() for m in {id(predictor.model): predictor.model,
+                                                      id(predictor.tuned): predictor.tuned}.values())
+        print(f"  weights held with the fine-tune {path}: {held / 2**20:.0f} MiB")
     differ = sum(a != b for a, b in zip(texts["fine-tune, unmerged"], texts["fine-tune, merged copy"]))
     print(f"  greedy text differs between the unmerged and merged fine-tune on {differ}/{len(rows)} rows")
 

@@ -43,7 +43,9 @@ def overrides(args, quantization: str) -> list[str]:
               "data.path=dataset/sample/trn.json", "data.workers=1", "data.n_validation=2", "data.n_test=2",
               f"paths.outputs={out / 'outputs'}", f"paths.adapter_dir={out / ('adapter-' + quantization)}",
               f"train.max_steps={args.steps}", f"train.eval_steps={args.steps}", f"train.save_steps={args.steps}",
-              "train.logging_steps=1", "eval.max_new_tokens=12", "eval.batch_size=2"]
+              "train.logging_steps=1", "eval.max_new_tokens=12", "eval.batch_size=2",
+              # the reloaded adapter itself is what this checks (and merges below), not a merged copy of it
+              "eval.lora_weights=unmerged"]
     if args.device == "cpu":
         # micro-batch 1: one sequence of <= 512 tokens per forward on 2 cores
         return common + [f"data.n_train={args.steps * 2}", "train.micro_batch_size=1", "train.grad_accum=1"]
@@ -103,7 +105,7 @@ def child(args) -> dict:
     checks["every_target_adapted"] = report["adapted_modules"] == {m: 32 for m in cfg.lora.target_modules}
     checks["loss_finite"] = bool(np.isfinite([report["initial_eval_loss"], report["best_eval_loss"]]).all())
 
-    predictor = Predictor.load(cfg, adapter=True)  # plain PeftModel.from_pretrained
+    predictor = Predictor.load(cfg, adapter=True)  # plain PeftModel.from_pretrained (eval.lora_weights: unmerged)
     model = predictor.model
     reloaded = [g.text for g in predictor.generate(rows)]
     params = dict(model.named_parameters())

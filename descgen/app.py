@@ -124,8 +124,9 @@ def evaluation_tables(cfg: Config):
     return systems, rows[[c for c in columns if c in rows]].round(4), ""
 
 
-def build(cfg: Config, predictor: Predictor):
-    """The Gradio Blocks page over one loaded predictor."""
+def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
+    """The Gradio Blocks page over one loaded predictor, its queue holding at most `max_queue` waiting requests
+    (demo.max_queue by default)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -164,8 +165,9 @@ def build(cfg: Config, predictor: Predictor):
                                       elem_id="neighbours", interactive=False, wrap=True)
             gr.Examples(examples=[[t] for t in cfg.demo.titles], inputs=title)
             outputs = [message, answer, source, answer_facts, base, tuned, neighbours]
-            button.click(on_describe, inputs=title, outputs=outputs)
-            title.submit(on_describe, inputs=title, outputs=outputs)
+            # one function behind the button, the Enter key and the API (/describe: gradio_client, bench/app_load.py)
+            button.click(on_describe, inputs=title, outputs=outputs, api_name="describe")
+            title.submit(on_describe, inputs=title, outputs=outputs, api_name=False)
         with gr.Tab("Evaluation"):
             if missing:
                 gr.Markdown(missing)
@@ -176,8 +178,10 @@ def build(cfg: Config, predictor: Predictor):
                 gr.Markdown("The test rows side by side; search, or sort by a column's header.")
                 gr.Dataframe(value=rows, interactive=False, elem_id="rows", wrap=True, show_search="search",
                              max_height=600)
-    # one request at a time: a CPU generates one batch at a time, and the predictor is one object
-    return page.queue(default_concurrency_limit=1)
+    # One request at a time: the predictor is one model generating one batch at a time. Requests are never batched
+    # together: in bf16 a row's greedy text depends on the rows beside it, and a title must get the text it gets
+    # alone. Up to max_queue more wait, each shown its place in the queue; the next is told the page is busy.
+    return page.queue(default_concurrency_limit=1, max_size=max_queue or cfg.demo.max_queue)
 
 
 def serve(page, host: str, port: int, **launch):
@@ -192,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="the address to serve on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also publish a gradio.live link (needs the internet)")
+    parser.add_argument("--max-queue", type=int, default=None,
+                        help="requests that may wait while one is answered (default: demo.max_queue)")
     args = parser.parse_args(argv)
     cfg = config.load(args.profile, args.overrides)
     local_models.ensure_for(cfg)
@@ -203,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     except stages.MissingArtifact as exc:
         print(f"app: {exc}", file=sys.stderr)
         return 1
-    serve(build(cfg, predictor), args.host, args.port, share=args.share)
+    if args.max_queue is not None and args.max_queue < 1:
+        parser.error("--max-queue must be at least 1")
+    serve(build(cfg, predictor, args.max_queue), args.host, args.port, share=args.share)
     return 0
 
 

@@ -19,81 +19,147 @@ import sys
 
 import numpy as np
 
-from . import config, distributed, local_models, model_card, modeling, stages
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import config, distributed, local_models, model_card, stages
 from . import gate as gate_module
 from .config import Config
-from .evaluation import (ROUGE_KEYS, SYSTEMS, decoding_settings, paired_bootstrap, perplexity, read_predictions,
-                         retrieval_floor, score_model, score_rows, summarize, uids_hash)
+from .evaluation import (ROUGE_KEYS, SYSTEMS, judged_rows, paired_bootstrap, perplexity, retrieval_floor,
+                         score_model, score_rows, summarize)
 from .copyedit import written_for
 from .facts import row_sources
-from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
-from .predictor import Predictor, written_answer
+from .io import read_json, read_jsonl
+from .predictor import Predictor
 
 MODELS = ("baseline", "finetuned", "retrieval")
 
 
-def run(cfg: Config) -> dict:
-    """Score the fine-tune, the floor and the gate; write compare.json. With eval.num_processes > 1 the generation
-    runs in that many processes (`python -m descgen.compare` under accelerate), process 0 writing."""
-    if cfg.eval.num_processes > 1 and not distributed.launched():
-        distributed.relaunch(cfg, "descgen.compare", cfg.eval.num_processes)
-        return read_report(cfg)
-    rows = stages.read_split(cfg, "test")
-    baseline_metrics, baseline_rows = read_predictions(cfg, "baseline")
-    if baseline_metrics["uids_hash"] != uids_hash(rows):
-        raise RuntimeError("the baseline was scored on other test rows: rerun the baseline stage")
-    if baseline_metrics["decoding"] != decoding_settings(cfg):
-        raise RuntimeError(
-            f"the baseline used other decoding settings ({baseline_metrics['decoding']}) than now "
-            f"({decoding_settings(cfg)}): rerun the baseline stage so both models are judged alike")
-    # greedy text differs between bf16 and fp32: both models must run in one (run_all's stage keys hold the resolved
-    # dtype, so it reruns the baseline itself; this catches `python -m descgen.compare` after a move)
-    dtype = modeling.dtype_name(cfg)
-    if baseline_metrics.get("compute_dtype", dtype) != dtype:
-        raise RuntimeError(
-            f"the baseline ran in {baseline_metrics['compute_dtype']} and the fine-tune would run in {dtype} "
-            f"(model.dtype: {cfg.model.dtype}): set model.dtype to one of them, or rerun the baseline stage")
+@dataclass
+class Inputs:
+    """What the systems' text sources read: the config, the held-out rows, the baseline's texts (stage 2), the
+    predictor (base model + fine-tune + gate) and the texts made so far, in SYSTEM_TABLE's order."""
+    cfg: Config
+    rows: list[dict]
+    validation: list[dict]
+    baseline_metrics: dict
+    baseline_rows: list[dict]
+    predictor: Predictor
+    prompted: list[dict] = field(default_factory=list)  # the test rows with the neighbours the fine-tune is shown
+    scored: dict[str, list[dict]] = field(default_factory=dict)
+    generation_s: dict[str, float] = field(default_factory=dict)
 
-    predictor = Predictor.load(cfg, adapter=True)
-    # the fine-tune is judged with the prompt it was trained on: its k neighbours, cut to leave max_new_tokens
-    prompted = predictor.prompted(rows, split="test")
-    generation_s = {"baseline": baseline_metrics["generation_s"]}
-    scored = {"baseline": baseline_rows}
-    for name, base in (("finetuned", False), ("baseline_rag", True))[: 2 if cfg.retrieval.k else 1]:
-        metrics, scored[name] = score_model(cfg, predictor, prompted, name, base=base)
-        generation_s[name] = metrics["generation_s"]
 
-    neighbours = retrieval_floor(predictor.neighbour_source, rows, split="test")
-    # the floor is a copy: only this product's title states its facts (the row it copies is another product)
-    retrieval_rows = score_rows(rows, [n["content"] for n in neighbours], None, None)
-    for item, neighbour in zip(retrieval_rows, neighbours):
+@dataclass(frozen=True)
+class System:
+    """One system compare judges: its name, where its texts come from (a function of the inputs returning one scored
+    row per test row, in order), and the systems it is compared with beyond the baseline and the floor (every system
+    gets those two): `<name>_vs` in compare.json, a paired-bootstrap CI of the ROUGE-L difference against each."""
+    name: str
+    texts: Callable[[Inputs, str], list[dict]]
+    vs: tuple[str, ...] = ()
+    needs_neighbours: bool = False  # only when retrieval.k > 0
+
+
+def baseline_texts(inputs: Inputs, name: str) -> list[dict]:
+    """Stage 2's texts: the base model on the plain prompt, as users would meet it."""
+    inputs.generation_s[name] = inputs.baseline_metrics["generation_s"]
+    return inputs.baseline_rows
+
+
+def generated_texts(base: bool):
+    """The predictor's texts for the prompted test rows, the fine-tune's (`base` False) or the base model's shown the
+    same neighbours; written as `{name}_predictions` / `_metrics`."""
+    def texts(inputs: Inputs, name: str) -> list[dict]:
+        metrics, scored = score_model(inputs.predictor, inputs.prompted, name, base=base)
+        inputs.generation_s[name] = metrics["generation_s"]
+        return scored
+    return texts
+
+
+def floor_texts(inputs: Inputs, name: str) -> list[dict]:
+    """The retrieval floor: each row's nearest catalogue description, copied as it is. A copy: only this product's
+    title states its facts (the row it copies is another product)."""
+    neighbours = retrieval_floor(inputs.predictor.neighbour_source, inputs.rows, split="test")
+    scored = score_rows(inputs.rows, [n["content"] for n in neighbours], None, None)
+    for item, neighbour in zip(scored, neighbours):
         item["neighbour_title"] = neighbour["title"]
-    scored["retrieval"] = retrieval_rows
+    return scored
 
-    predictor.gate = fit_gate(cfg, predictor)
-    answers = predictor.answer(rows, split="test", progress="generating gated (the rows it writes)")
-    scored["gated"] = gated_rows(rows, answers)
-    scored["oracle"] = oracle_rows(rows, scored["finetuned"], prompted, predictor)
-    gate = gate_report(cfg, predictor, rows, scored)
 
-    report = build_report(cfg, scored)
-    report["gate"] = gate
+def gated_texts(inputs: Inputs, name: str) -> list[dict]:
+    """The shipped system: the gate fitted for this fine-tune (Predictor.fit_gate: its write side from the
+    validation rows), then predictor.answer per row, copied or written."""
+    inputs.predictor.fit_gate(inputs.validation)
+    answers = inputs.predictor.answer(inputs.rows, split="test", progress="generating gated (the rows it writes)")
+    return gated_rows(inputs.rows, answers)
+
+
+def oracle_texts(inputs: Inputs, name: str) -> list[dict]:
+    return oracle_rows(inputs.rows, inputs.scored["finetuned"], inputs.prompted, inputs.predictor)
+
+
+# Every system compare judges, in the order their texts are made (a later one may read an earlier one's). Adding a
+# system is one entry here plus its text source; scores, CIs, novelty buckets, rows, TensorBoard and the model card
+# read the result. evaluation.SYSTEMS orders them for display.
+SYSTEM_TABLE = (
+    System("baseline", baseline_texts),
+    System("finetuned", generated_texts(base=False)),
+    System("baseline_rag", generated_texts(base=True), needs_neighbours=True),
+    System("retrieval", floor_texts),
+    System("gated", gated_texts, vs=("finetuned", "retrieval", "oracle")),
+    System("oracle", oracle_texts),
+)
+
+
+def systems(cfg: Config) -> tuple[System, ...]:
+    return tuple(s for s in SYSTEM_TABLE if cfg.retrieval.k or not s.needs_neighbours)
+
+
+def read_report(cfg: Config) -> dict:
+    return read_json(stages.require(cfg, "compare_report"))
+
+
+@distributed.across_processes("descgen.compare", "eval", read_report)
+def run(cfg: Config) -> dict:
+    """04_compare's steps: the inputs, each system's texts, their scores, the gate, the files. Writes compare.json
+    (and the predictions, compare_rows, gate.json, the model card, TensorBoard). With eval.num_processes > 1 the
+    generation runs in that many processes (`python -m descgen.compare` under accelerate), process 0 writing."""
+    inputs = read_inputs(cfg)
+    for system in systems(cfg):
+        inputs.scored[system.name] = system.texts(inputs, system.name)
+
+    report = build_report(cfg, inputs.scored)
+    report["gate"] = gate_report(cfg, inputs.predictor, inputs.rows, inputs.scored)
     report["best"] = best_system(report)
-    report["decoding"] = decoding_settings(cfg)
+    report["decoding"] = inputs.baseline_metrics["decoding"]  # judged_rows checked: the settings used now
     report["retrieval_k"] = cfg.retrieval.k
-    report["generation_s"] = generation_s
-    if not distributed.is_main():
-        return report  # process 0 alone writes (eval.num_processes > 1)
-    atomic_write_jsonl(stages.path(cfg, "retrieval_predictions"), retrieval_rows)
-    atomic_write_jsonl(stages.path(cfg, "gated_predictions"), scored["gated"])
-    atomic_write_json(stages.path(cfg, "gate"), predictor.gate.to_json())  # beside the adapter: describe's gate
-    baseline_rows, finetuned_rows = scored["baseline"], scored["finetuned"]
-    atomic_write_jsonl(stages.path(cfg, "compare_rows"),
-                       side_by_side_rows(baseline_rows, finetuned_rows, retrieval_rows, scored["gated"]))
-    atomic_write_json(stages.path(cfg, "compare_report"), report)
-    model_card.write(cfg)  # the adapter's card now carries this table
-    write_tensorboard(cfg, report)
+    report["generation_s"] = inputs.generation_s
+    report["lora_weights"] = inputs.predictor.lora_weights  # the fine-tune from a merged copy or the adapter on top
+    if distributed.is_main():  # process 0 alone writes (eval.num_processes > 1)
+        write(cfg, inputs, report)
     return report
+
+
+def read_inputs(cfg: Config) -> Inputs:
+    """The test and validation rows, the baseline's texts (checked to be judged alike), the predictor with the
+    fine-tune, and the test rows as the fine-tune is prompted: its k neighbours, cut to leave max_new_tokens."""
+    rows, validation, baseline_metrics, baseline_rows = judged_rows(cfg)
+    predictor = Predictor.load(cfg, adapter=True)
+    return Inputs(cfg, rows, validation, baseline_metrics, baseline_rows, predictor,
+                  prompted=predictor.prompted(rows, split="test"))
+
+
+def write(cfg: Config, inputs: Inputs, report: dict) -> None:
+    """compare's files, then the adapter's model card (which now carries this table) and TensorBoard's scalars."""
+    scored = inputs.scored
+    stages.write(cfg, {
+        "retrieval_predictions": scored["retrieval"], "gated_predictions": scored["gated"],
+        "gate": inputs.predictor.gate.to_json(),  # beside the adapter: describe's gate
+        "compare_rows": side_by_side_rows(scored["baseline"], scored["finetuned"], scored["retrieval"], scored["gated"]),
+        "compare_report": report})
+    model_card.write(cfg)
+    write_tensorboard(cfg, report)
 
 
 def tensorboard_dir(cfg: Config):
@@ -111,16 +177,6 @@ def write_tensorboard(cfg: Config, report: dict) -> None:
                 if key in metrics:
                     writer.add_scalar(f"compare/{key}/{name}", metrics[key], 0)
         writer.add_text("compare/verdict", json.dumps(report["verdict"]))
-
-
-def fit_gate(cfg: Config, predictor: Predictor) -> gate_module.Gate:
-    """The copy-or-write gate (descgen/gate.py): learnt from catalogue rows (free labels: a copy's ROUGE-L needs no
-    generation), its write side from the fine-tune's texts for the validation rows as shipped (never the test rows)."""
-    validation = stages.read_split(cfg, "validation")
-    prompted = predictor.prompted(validation, split="validation")
-    generated = predictor.generate(prompted, progress="generating validation (the gate's write side)")
-    written = [written_answer(row, g, None, None).text for row, g in zip(prompted, generated)]
-    return gate_module.fit(cfg, predictor.neighbour_source, validation, written)
 
 
 def gated_rows(rows: list[dict], answers: list) -> list[dict]:
@@ -245,9 +301,10 @@ def build_report(cfg: Config, scored: dict[str, list[dict]]) -> dict:
     report["vs_retrieval"] = {name: {key: paired_bootstrap(column("retrieval", key), column(name, key), samples,
                                                            seed) for key in ROUGE_KEYS}
                               for name in scored if name != "retrieval"}
-    if "gated" in scored:  # the shipped system against what it chooses between, and against its ceiling
-        report["gated_vs"] = {name: paired_bootstrap(column(name, "rougeL"), column("gated", "rougeL"), samples, seed)
-                              for name in ("finetuned", "retrieval", "oracle") if name in scored}
+    for system in SYSTEM_TABLE:  # what a system declares it is compared with (the gate: what it chooses between)
+        if system.vs and system.name in scored:
+            report[f"{system.name}_vs"] = {name: paired_bootstrap(column(name, "rougeL"), column(system.name, "rougeL"),
+                                                                  samples, seed) for name in system.vs if name in scored}
     report["by_novelty"] = novelty_split(cfg, scored)
     report["verdict"] = verdict(report)
     return report
@@ -307,10 +364,6 @@ def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: li
 
 
 # ------------------------------------------------------------------------------------------ notebook helpers
-def read_report(cfg: Config) -> dict:
-    return read_json(stages.require(cfg, "compare_report"))
-
-
 def headline_table(report: dict):
     """metric × model, with the fine-tuned − baseline delta and its 95 % CI."""
     import pandas as pd

@@ -46,10 +46,12 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "eval.near_copy_rougeL": 0.5,  # only splits compare's report: no stage's outputs change
     "train.num_processes": 1,      # one process, as before it existed
     "eval.no_repeat_ngram_scope": "prompt_and_output",  # transformers' no_repeat_ngram_size, as before it existed
+    "eval.lora_weights": "unmerged",  # PEFT's adapter on top, as before it existed (auto moves compare and the demo)
 }
 # Keys that change how a stage runs, never what it writes: left out of every hash (eval.num_processes splits the
-# generation over processes batch by batch, and the gathered predictions equal one process's).
-RUN_ONLY_KEYS = frozenset({"eval.num_processes"})
+# generation over processes batch by batch, and the gathered predictions equal one process's; demo.max_queue is the
+# web page's queue, which never changes a text).
+RUN_ONLY_KEYS = frozenset({"eval.num_processes", "demo.max_queue"})
 _NONE = object()
 
 
@@ -143,6 +145,7 @@ class EvalParams:
     seed: int
     near_copy_rougeL: float
     num_processes: int
+    lora_weights: Literal["auto", "merged", "unmerged"]
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class RetrievalParams:
 @dataclass(frozen=True)
 class DemoParams:
     titles: list[str]
+    max_queue: int
 
 
 @dataclass(frozen=True)
@@ -226,9 +230,10 @@ class Config:
             return str(local)
         return self.model.name
 
-    def section_hash(self, *keys: str) -> str:
+    def section_hash(self, *keys: str, leave_out: tuple[str, ...] = ()) -> str:
         """Stable hash of the named sections or `section.key` entries, for manifests and run folders. A key in
-        NEUTRAL_VALUES that holds its neutral value is left out, so the hash is the one from before it existed."""
+        NEUTRAL_VALUES that holds its neutral value is left out, so the hash is the one from before it existed; so
+        is a `section.key` in `leave_out` (a key of a named section that the caller's results do not depend on)."""
         picked = {}
         for key in keys:
             section, _, sub = key.partition(".")
@@ -238,7 +243,7 @@ class Config:
                     picked[key] = value[sub]
                 continue
             kept = {k: v for k, v in value.items() if NEUTRAL_VALUES.get(f"{section}.{k}", _NONE) != v
-                    and f"{section}.{k}" not in RUN_ONLY_KEYS}
+                    and f"{section}.{k}" not in RUN_ONLY_KEYS and f"{section}.{k}" not in leave_out}
             if kept or not value:  # a section wholly at its neutral values is as if it did not exist
                 picked[key] = kept
         blob = json.dumps(picked, sort_keys=True, default=str).encode()
@@ -453,6 +458,7 @@ def _check_values(cfg: Config) -> None:
     if cfg.retrieval.max_term_rows is not None:
         positive("retrieval.max_term_rows (or null: keep every term)", cfg.retrieval.max_term_rows)
     positive("retrieval.description_tokens", cfg.retrieval.description_tokens)
+    positive("demo.max_queue", cfg.demo.max_queue)
     if set(cfg.prompt.neighbours) != {"title", "description"}:
         raise ConfigError("prompt.neighbours must give two labels: {title: ..., description: ...}")
     positive("lora.r", cfg.lora.r)
@@ -473,6 +479,9 @@ def _check_values(cfg: Config) -> None:
         raise ConfigError("prompt.fields must not show 'content': it is the description the model is to write")
     if not cfg.lora.target_modules:
         raise ConfigError("lora.target_modules must name at least one module (or all-linear)")
+    if cfg.eval.lora_weights == "merged" and cfg.model.quantization == "4bit":
+        raise ConfigError("eval.lora_weights: merged with model.quantization: 4bit would merge the adapter into "
+                          "nf4 weights, which rounds it away: use auto or unmerged (the adapter on top, as trained)")
 
 
 def missing_data_message(cfg: Config) -> str | None:

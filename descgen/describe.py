@@ -152,6 +152,7 @@ class HFEngine:
     def __init__(self, cfg: Config, base: bool, write_only: bool):
         self.predictor = Predictor.load(cfg, adapter=not base)
         self.tokenizer, self.base, self.write_only = self.predictor.tokenizer, base, write_only or base
+        self.lora_weights = self.predictor.lora_weights
         if not self.write_only:
             self.predictor.gate  # noqa: B018 - read now: a missing gate.json is said before any row is read
 
@@ -197,6 +198,7 @@ class VLLMEngine:
             top_p=settings["top_p"] if settings["do_sample"] else 1.0,
             repetition_penalty=settings["repetition_penalty"], seed=cfg.eval.seed)
         self.not_applied = (["no_repeat_ngram_size"] if cfg.eval.no_repeat_ngram_size else [])
+        self.lora_weights = None if base else "vllm-lora"  # vLLM's own LoRA kernels, unchanged
         self.lora = None if base else LoRARequest("descgen", 1, str(stages.require(cfg, "adapter_config").parent))
         self.gate = None if base or write_only else gate_module.read(stages.require(cfg, "gate"))
         self.llm = LLM(model=cfg.model_path, revision=cfg.model.revision, dtype=modeling.dtype_name(cfg),
@@ -294,7 +296,8 @@ COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles
 
 def resume_point(output: Path, ident: dict) -> dict:
     """{chunks, bytes, counters, generate_s} of the run to continue (zeros for a new one). Refuses an OUT from
-    another run."""
+    another run: any of `ident`'s keys that differs (`ident` may leave out what is known only once the model is
+    loaded: then `check_loaded` compares it)."""
     state_file = progress_path(output)
     if not output.exists():
         state_file.unlink(missing_ok=True)
@@ -303,13 +306,19 @@ def resume_point(output: Path, ident: dict) -> dict:
         raise SystemExit(f"describe: {output} exists but has no {state_file.name}: it was not written by describe "
                          "(or by an older one); choose another --output or remove it")
     state = read_json(state_file)
-    if state["identity"] != ident:
-        differ = {k: (state["identity"].get(k), ident.get(k)) for k in set(ident) | set(state["identity"])
-                  if state["identity"].get(k) != ident.get(k)}
+    refuse_other(output, {k: v for k, v in state["identity"].items() if k not in LOADED_IDENTITY or k in ident}, ident)
+    return state
+
+
+LOADED_IDENTITY = ("lora_weights",)  # identity known once the engine is loaded: how the fine-tune's weights ran
+
+
+def refuse_other(output: Path, there: dict, here: dict) -> None:
+    if there != here:
+        differ = {k: (there.get(k), here.get(k)) for k in set(here) | set(there) if there.get(k) != here.get(k)}
         described = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in sorted(differ.items()))
         raise SystemExit(f"describe: {output} was made by another run ({described}); it is never mixed with this "
                          "one: choose another --output, or remove it to start over")
-    return state
 
 
 # ------------------------------------------------------------------------------------------ the job
@@ -401,6 +410,9 @@ def run(cfg: Config, args: argparse.Namespace, stdin=None) -> dict:
     state = resume_point(output, ident)
     distributed.barrier()  # every rank has read the state before rank 0 cuts the file back to it
     engine = ENGINES[args.engine](cfg, args.base, args.write_only)
+    ident["lora_weights"] = engine.lora_weights  # merged or unmerged: bf16 texts differ, so never mixed in one OUT
+    if state["chunks"]:
+        refuse_other(output, state["identity"], ident)
 
     skips = Skips()
     meter = Progress("describe", args.limit, enabled=rank == 0)
@@ -450,6 +462,8 @@ def make_summary(cfg: Config, args: argparse.Namespace, engine, ident: dict, sta
         "adapter": ident["adapter"], "params_hash": ident["params_hash"], "model": cfg.model.name,
         "retrieval_k": cfg.retrieval.k, "missing_only": bool(args.missing_only), "limit": args.limit,
         "world_size": distributed.world()[1], "compute_dtype": modeling.dtype_name(cfg),
+        # how the fine-tune's weights ran: merged (a second copy, the base model's speed) or unmerged (eval.lora_weights)
+        "lora_weights": ident.get("lora_weights"),
     }
 
 

@@ -140,6 +140,24 @@ def shard_batches(n_batches: int) -> list[int]:
     return [b for b in range(n_batches) if b % size == rank]
 
 
+def across_processes(module: str, section: str, read_back):
+    """Decorates a stage's `run(cfg)`: where cfg.<section>.num_processes is above 1 and this process was not
+    launched by accelerate, run the stage's command (`python -m <module>`) in that many processes and return
+    `read_back(cfg)`, what process 0 wrote; else run here (in each launched process, or alone)."""
+    import functools
+
+    def decorate(run):
+        @functools.wraps(run)
+        def spread(cfg, *args, **kwargs):
+            processes = getattr(cfg, section).num_processes
+            if processes > 1 and not launched():
+                relaunch(cfg, module, processes)
+                return read_back(cfg)
+            return run(cfg, *args, **kwargs)
+        return spread
+    return decorate
+
+
 def relaunch(cfg, module: str, num_processes: int) -> None:
     """Run a stage's command (`python -m <module>`) with exactly `cfg` under `num_processes` processes and wait:
     what a notebook cell does when train.num_processes or eval.num_processes is above 1."""

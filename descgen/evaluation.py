@@ -11,7 +11,7 @@ import numpy as np
 from . import distributed, stages
 from .config import Config
 from .facts import row_sources, unsupported
-from .io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from .io import read_json, read_jsonl
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 # compare's systems, in the order every table shows them; `oracle` reads the answers (a ceiling, not a system)
@@ -76,10 +76,11 @@ def perplexity(nll: list[float] | np.ndarray) -> float:
     return float(math.exp(float(np.mean(nll))))
 
 
-def score_model(cfg: Config, predictor, prompted: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
+def score_model(predictor: "predictor.Predictor", prompted: list[dict], name: str, base: bool = False) -> tuple[dict, list[dict]]:
     """Generate for every row (the predictor's texts: `base` for the base model), score them and the references'
     perplexity, write the `{name}_predictions` and `{name}_metrics` artifacts; (metrics, scored rows). With several
     processes each generates its share and all get every row back; process 0 alone writes."""
+    cfg = predictor.cfg
     started = time.perf_counter()
     results = predictor.generate(prompted, base=base, progress=f"generating {name}")
     generation_s = time.perf_counter() - started
@@ -93,8 +94,7 @@ def score_model(cfg: Config, predictor, prompted: list[dict], name: str, base: b
         "generation_s": generation_s, "wall_s": time.perf_counter() - started,
     }
     if distributed.is_main():
-        atomic_write_jsonl(stages.path(cfg, f"{name}_predictions"), scored)
-        atomic_write_json(stages.path(cfg, f"{name}_metrics"), metrics)
+        stages.write(cfg, {f"{name}_predictions": scored, f"{name}_metrics": metrics})
     return metrics, scored
 
 
@@ -111,6 +111,30 @@ def uids_hash(rows: list[dict]) -> str:
 def read_predictions(cfg: Config, name: str) -> tuple[dict, list[dict]]:
     return (read_json(stages.require(cfg, f"{name}_metrics")),
             read_jsonl(stages.require(cfg, f"{name}_predictions")))
+
+
+def judged_rows(cfg: Config) -> tuple[list[dict], list[dict], dict, list[dict]]:
+    """What compare judges on: (test rows, validation rows, the baseline's metrics, its scored rows), the baseline
+    checked to be on these test rows with the decoding settings and compute dtype the fine-tune will use, so both
+    models are judged alike."""
+    from .modeling import dtype_name
+
+    rows, validation = (stages.read_split(cfg, split) for split in ("test", "validation"))
+    metrics, scored = read_predictions(cfg, "baseline")
+    if metrics["uids_hash"] != uids_hash(rows):
+        raise RuntimeError("the baseline was scored on other test rows: rerun the baseline stage")
+    if metrics["decoding"] != decoding_settings(cfg):
+        raise RuntimeError(
+            f"the baseline used other decoding settings ({metrics['decoding']}) than now "
+            f"({decoding_settings(cfg)}): rerun the baseline stage so both models are judged alike")
+    # greedy text differs between bf16 and fp32: both models must run in one (run_all's stage keys hold the resolved
+    # dtype, so it reruns the baseline itself; this catches `python -m descgen.compare` after a move)
+    dtype = dtype_name(cfg)
+    if metrics.get("compute_dtype", dtype) != dtype:
+        raise RuntimeError(
+            f"the baseline ran in {metrics['compute_dtype']} and the fine-tune would run in {dtype} "
+            f"(model.dtype: {cfg.model.dtype}): set model.dtype to one of them, or rerun the baseline stage")
+    return rows, validation, metrics, scored
 
 
 # ------------------------------------------------------------------------------------------ comparison statistics

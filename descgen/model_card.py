@@ -49,23 +49,31 @@ def _ci(d: dict) -> str:
 
 
 def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
-    prepare = _optional(cfg, "prepare_report") or {}
+    """The card: front matter, then what it was trained on, how, how it scored and how to use it."""
     lines = ["---", yaml.safe_dump(front_matter(cfg, report), sort_keys=False).strip(), "---", "",
              f"# Product descriptions from titles: a LoRA adapter for {cfg.model.name}", "",
              "Given a product title, writes the product's description in Amazon's style. Trained and evaluated by "
-             "this repository's pipeline (`./run_all.sh --profile " + cfg.profile + "`).", "",
-             "## Training data", ""]
+             "this repository's pipeline (`./run_all.sh --profile " + cfg.profile + "`).", ""]
+    lines += data_section(cfg, report, compare) + training_section(cfg, report) + evaluation_section(compare)
+    return "\n".join(lines + use_section(cfg))
+
+
+def data_section(cfg: Config, report: dict, compare: dict | None) -> list[str]:
+    """The funnel from the file to the splits (prepare's report), and the split sizes."""
+    prepare = _optional(cfg, "prepare_report") or {}
+    lines = ["## Training data", ""]
     if prepare:
         funnel = {"lines read": prepare["lines_read"], "malformed lines": prepare["malformed"],
                   **{f"dropped: {k.replace('_', ' ')}": v for k, v in prepare["dropped"].items()},
                   "eligible rows": prepare["eligible"],
                   **{f"{k} split": v for k, v in prepare["split_sizes"].items()}}
         lines += ["| step | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in funnel.items()] + [""]
-    lines += [f"Splits: {report['train_rows']:,} training rows, {report['validation_rows']:,} validation rows "
-              f"(eval loss, checkpoint choice){', ' + str(compare['n']) + ' test rows' if compare else ''}. "
-              f"Data file: `{cfg.data.path}`; retrieval.k = {cfg.retrieval.k} neighbours shown in the prompt.", "",
-              "## Training", "",
-              "| setting | value |", "|---|---|"]
+    return lines + [f"Splits: {report['train_rows']:,} training rows, {report['validation_rows']:,} validation rows "
+                    f"(eval loss, checkpoint choice){', ' + str(compare['n']) + ' test rows' if compare else ''}. "
+                    f"Data file: `{cfg.data.path}`; retrieval.k = {cfg.retrieval.k} neighbours shown in the prompt.", ""]
+
+
+def training_section(cfg: Config, report: dict) -> list[str]:
     settings = {
         "LoRA r / alpha / dropout": f"{cfg.lora.r} / {cfg.lora.alpha} / {cfg.lora.dropout}",
         "target modules": ", ".join(cfg.lora.target_modules),
@@ -79,48 +87,56 @@ def render(cfg: Config, report: dict, compare: dict | None = None) -> str:
         "eval loss (description tokens)": f"{report['initial_eval_loss']:.4f} → {report['best_eval_loss']:.4f}",
         "device": report["device"],
     }
-    lines += [f"| {k} | {v} |" for k, v in settings.items()] + [""]
-    lines += ["## Evaluation", ""]
+    return ["## Training", "", "| setting | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in settings.items()] + [""]
+
+
+def evaluation_section(compare: dict | None) -> list[str]:
+    """Every system's scores from compare.json with CIs against the base model and the floor, the verdict, the best."""
     if compare is None:
-        lines += ["Not scored yet: the compare stage (`./run_all.sh --from compare`) writes the table here.", ""]
-    else:
-        scope = SCOPE_WORDS[compare["decoding"].get("no_repeat_ngram_scope", "prompt_and_output")]
-        lines += [f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
-                  f"{compare['decoding']['no_repeat_ngram_size']} {scope}, "
-                  f"at most {compare['decoding']['max_new_tokens']} "
-                  "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
-                  "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
-                  "|---|---:|---:|---:|---|---|"]
-        for name, label in SYSTEM_NAMES.items():
-            if name not in compare["models"]:
-                continue
-            m = compare["models"][name]
-            vs_base = compare["vs_baseline"].get(name, {}).get("rougeL")
-            vs_floor = compare["vs_retrieval"].get(name, {}).get("rougeL")
-            stop = f"{m['stop_rate']:.2f}" if "stop_rate" in m else "–"
-            unsupported = f"{m['unsupported_rate']:.2f}" if "unsupported_rate" in m else "–"
-            lines.append(f"| {label} | {m['rougeL']:.4f} | {stop} | {unsupported} | "
-                         f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
-        verdict = compare["verdict"]
-        lines += ["", f"Verdict: the fine-tune against the base model **{verdict['vs_baseline_rougeL']}**; against "
-                  f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs "
-                  "stating a number, unit or size that neither the title nor a neighbour shown states.", ""]
-        best = compare.get("best")
-        if best:
-            floor = f", {_ci(best['vs_retrieval'])} against the floor" if best.get("vs_retrieval") else ""
-            lines += [f"**Best system: {SYSTEM_NAMES.get(best['name'], best['name'])}**, ROUGE-L "
-                      f"{best['rougeL']:.4f}{floor}. `python -m descgen.describe` and `python -m descgen.app` "
-                      "write with it.", ""]
-    lines += ["## Use", "", "```python", "from peft import PeftModel",
-              "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-              f'base = AutoModelForCausalLM.from_pretrained("{cfg.model.name}", dtype="auto")',
-              'model = PeftModel.from_pretrained(base, "modelo_finetuned")  # or the hub repo it was uploaded to',
-              'tokenizer = AutoTokenizer.from_pretrained("modelo_finetuned")', "```", "",
-              "The prompt is the chat template's user message `" + cfg.prompt.instructions[cfg.prompt.language]
-              + "\\n\\nTitle: <title>`" + (" with the nearest catalogue products before the title" if cfg.retrieval.k
-                                            else "") + "; stop on the template's end tokens. "
-              "`python -m descgen.predictor \"<title>\"` does all of it.", ""]
-    return "\n".join(lines)
+        return ["## Evaluation", "", "Not scored yet: the compare stage (`./run_all.sh --from compare`) writes the table "
+                "here.", ""]
+    scope = SCOPE_WORDS[compare["decoding"].get("no_repeat_ngram_scope", "prompt_and_output")]
+    lines = ["## Evaluation", "",
+             f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
+             f"{compare['decoding']['no_repeat_ngram_size']} {scope}, at most {compare['decoding']['max_new_tokens']} "
+             "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
+             "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
+             "|---|---:|---:|---:|---|---|"]
+    for name, label in SYSTEM_NAMES.items():
+        if name in compare["models"]:
+            lines.append(_system_row(label, compare["models"][name], compare["vs_baseline"].get(name, {}).get("rougeL"),
+                                     compare["vs_retrieval"].get(name, {}).get("rougeL")))
+    verdict = compare["verdict"]
+    lines += ["", f"Verdict: the fine-tune against the base model **{verdict['vs_baseline_rougeL']}**; against "
+              f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs "
+              "stating a number, unit, size, count, colour or format that their sources do not (a copy: its own title; "
+              "a written text: the title and the neighbours shown).", ""]
+    best = compare.get("best")
+    if best:
+        floor = f", {_ci(best['vs_retrieval'])} against the floor" if best.get("vs_retrieval") else ""
+        lines += [f"**Best system: {SYSTEM_NAMES.get(best['name'], best['name'])}**, ROUGE-L "
+                  f"{best['rougeL']:.4f}{floor}. `python -m descgen.describe` and `python -m descgen.app` "
+                  "write with it.", ""]
+    return lines
+
+
+def _system_row(label: str, metrics: dict, vs_base: dict | None, vs_floor: dict | None) -> str:
+    stop = f"{metrics['stop_rate']:.2f}" if "stop_rate" in metrics else "–"
+    unsupported = f"{metrics['unsupported_rate']:.2f}" if "unsupported_rate" in metrics else "–"
+    return (f"| {label} | {metrics['rougeL']:.4f} | {stop} | {unsupported} | "
+            f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
+
+
+def use_section(cfg: Config) -> list[str]:
+    return ["## Use", "", "```python", "from peft import PeftModel",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+            f'base = AutoModelForCausalLM.from_pretrained("{cfg.model.name}", dtype="auto")',
+            'model = PeftModel.from_pretrained(base, "modelo_finetuned")  # or the hub repo it was uploaded to',
+            'tokenizer = AutoTokenizer.from_pretrained("modelo_finetuned")', "```", "",
+            "The prompt is the chat template's user message `" + cfg.prompt.instructions[cfg.prompt.language]
+            + "\\n\\nTitle: <title>`" + (" with the nearest catalogue products before the title" if cfg.retrieval.k
+                                          else "") + "; stop on the template's end tokens. "
+            "`python -m descgen.predictor \"<title>\"` does all of it.", ""]
 
 
 def write(cfg: Config, report: dict | None = None, folder: Path | None = None, scores: bool = True) -> Path:

@@ -89,6 +89,28 @@ def load_model(cfg: Config, training: bool = False):
     return model
 
 
+MERGE_MEMORY_SHARE = 0.6  # eval.lora_weights auto: merged when two copies of the weights take at most this share
+
+
+def device_memory_bytes() -> int:
+    """The memory generation runs in: this process's GPU's, else the machine's RAM. Its total, a fact of the machine."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_properties(int(os.environ.get("LOCAL_RANK", 0))).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def lora_weights(cfg: Config, model) -> str:
+    """'merged' or 'unmerged': how the fine-tune's texts are made on this machine (eval.lora_weights; params.yaml
+    says why). auto decides by the loaded model's size against the device's total memory, so one profile makes one
+    choice on one machine."""
+    if cfg.model.quantization == "4bit":
+        return "unmerged"  # config refuses 4bit + merged: merging into nf4 rounds the adapter away
+    if cfg.eval.lora_weights != "auto":
+        return cfg.eval.lora_weights
+    two_copies = 2 * model.get_memory_footprint()
+    return "merged" if two_copies <= MERGE_MEMORY_SHARE * device_memory_bytes() else "unmerged"
+
+
 def upcast_unquantized(model) -> None:
     """What PEFT's prepare_model_for_kbit_training does to a 4-bit model before QLoRA training: every parameter not
     quantized (embeddings, norms) goes to fp32. Done at inference too, so baseline, compare and the demo run the

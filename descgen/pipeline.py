@@ -91,7 +91,7 @@ def stage_key(cfg: Config, stage: Stage) -> dict:
         upstream[name] = outputs_digest(cfg, BY_NAME[name], read_json(path)) if path.exists() else None
     key = {
         "stage": stage.name,
-        "params_hash": cfg.section_hash(*stage.params),
+        "params_hash": stage.params_hash(cfg),
         "inputs": [fingerprint(p) for p in stage.inputs(cfg)],
         "upstream": upstream,
         "version": MANIFEST_VERSION,

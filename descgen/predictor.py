@@ -12,11 +12,16 @@ and nothing else in the package loads a model for generation: baseline, compare 
 validation run), describe's HF engine, the demo, the web app and `python -m descgen.predictor` all go through it,
 so one title gets one text wherever it is shown (tests/test_predictor.py holds them to that).
 
-The base model is exact. The adapter is never merged: `base=True` runs PEFT's forward with the adapter disabled,
-which is the base layer's own forward on untouched weights. Merging and unmerging in bf16 does not give W back
-(W + BA - BA != W: on the smoke model 31 k of 140 k weights changed, and 3 of 40 greedy texts), so a "base" text
-after a merged fine-tune is not the base model's. The fine-tune runs PEFT's unmerged LoRA: one path, whichever
-model a caller asks for first.
+The base model is exact, and the fine-tune runs at the base model's speed. The adapter is never merged into the
+weights the base model's texts come from: merging and unmerging in bf16 does not give W back (W + BA - BA != W: on the
+smoke model 31 k of 140 k weights changed, and 3 of 40 greedy texts), so a "base" text after a merged fine-tune is
+not the base model's. With `eval.lora_weights` resolving to merged (modeling.lora_weights: the small models always,
+Phi-4-mini where two copies fit the device) the fine-tune is a **second copy** of the base weights with the adapter
+merged in, as fast as the base model (PEFT's unmerged LoRA was ~35 % slower on the cpu profile); the base model keeps
+its own untouched copy. Unmerged (a 16 GB card, 4-bit QLoRA), the adapter sits on top of the one copy and the base
+model's texts come from PEFT's forward with the adapter disabled, which is the base layers' own forward. Every
+caller gets the same path from the same config on the same machine (`Predictor.lora_weights` says which ran), so a
+title still gets one text.
 
     python -m descgen.predictor "Girls Ballet Tutu Neon Pink"            # fine-tuned (modelo_finetuned/)
     python -m descgen.predictor --base --profile smoke "French Press"     # the base model
@@ -121,14 +126,18 @@ class Prompter:
 
 
 class Predictor:
-    """The model (+ adapter), tokenizer, stop ids, decoding settings and prompter of one config, loaded once and
-    reused for every call."""
+    """The model (+ the fine-tune), tokenizer, stop ids, decoding settings and prompter of one config, loaded once and
+    reused for every call. `model` gives the base model's texts (with the adapter disabled where the fine-tune sits
+    on it unmerged); `tuned` the fine-tune's: a merged copy, or that same PEFT model."""
 
-    def __init__(self, cfg: Config, model, tokenizer, adapter: bool):
+    def __init__(self, cfg: Config, model, tokenizer, adapter: bool, tuned=None, lora_weights: str | None = None):
         self.cfg = cfg
         self.model = model
+        self.tuned = tuned if tuned is not None else (model if adapter else None)
         self.tokenizer = tokenizer
         self.adapter = adapter
+        # "merged" | "unmerged": how the fine-tune ran (a PEFT model handed in is the adapter on top)
+        self.lora_weights = (lora_weights or "unmerged") if adapter else None
         self.stop_ids = modeling.stop_token_ids(model, tokenizer)
         self.dtype = modeling.dtype_name(cfg)
         self.prompter = Prompter(cfg, tokenizer)
@@ -144,12 +153,19 @@ class Predictor:
             retrieval.check_ready(cfg)  # the neighbours come from prepare's index: say so before a model loads
         tokenizer = modeling.load_tokenizer(cfg, padding_side="left")
         model = modeling.load_model(cfg)
-        if adapter:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(cfg.adapter_dir))
         model.eval()
-        return cls(cfg, model, tokenizer, adapter)
+        if not adapter:
+            return cls(cfg, model, tokenizer, False)
+        from peft import PeftModel
+
+        path = modeling.lora_weights(cfg, model)
+        if path == "merged":  # the adapter added into a copy; `model` stays the base model, untouched
+            import copy
+
+            tuned = PeftModel.from_pretrained(copy.deepcopy(model), str(cfg.adapter_dir)).merge_and_unload()
+            return cls(cfg, model, tokenizer, True, tuned.eval(), path)
+        model = PeftModel.from_pretrained(model, str(cfg.adapter_dir)).eval()
+        return cls(cfg, model, tokenizer, True, model, path)
 
     @property
     def neighbour_source(self) -> "retrieval.NeighbourSource":
@@ -173,6 +189,16 @@ class Predictor:
     @gate.setter
     def gate(self, value: "gate_module.Gate") -> None:
         self._gate = value
+
+    def fit_gate(self, validation: list[dict]) -> "gate_module.Gate":
+        """Fit the copy-or-write gate for this fine-tune and use it from now on (compare writes it as gate.json): its
+        probability model from catalogue rows (free labels: a copy's ROUGE-L needs no generation), its write side
+        from this fine-tune's texts for the validation rows as shipped (never the test rows)."""
+        prompted = self.prompted(validation, split="validation")
+        generated = self.generate(prompted, progress="generating validation (the gate's write side)")
+        written = [written_answer(row, g, None, None).text for row, g in zip(prompted, generated)]
+        self._gate = gate_module.fit(self.cfg, self.neighbour_source, validation, written)
+        return self._gate
 
     def answer(self, rows: list[dict], split: str | None = None, write_only: bool = False, progress: bool | str = False,
                spread: bool = True) -> list["Answer"]:
@@ -203,14 +229,15 @@ class Predictor:
                          sum(len(batches[b]) for b in mine), enabled=bool(progress) and rank == 0)
         results: list[Generation | None] = [None] * len(texts)
         stop = torch.tensor(self.stop_ids)
-        with self._as(base), torch.inference_mode():
+        model, context = self._as(base)
+        with context, torch.inference_mode():
             for b in mine:
                 chunk = batches[b]
                 enc = self.tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
-                                     add_special_tokens=False).to(self.model.device)
+                                     add_special_tokens=False).to(model.device)
                 kwargs = decoding_kwargs(self.cfg.eval, self.stop_ids, self.tokenizer.pad_token_id,
                                          prompt_ids=enc["input_ids"], **override)
-                new = self.model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:].cpu()
+                new = model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:].cpu()
                 for row, index in enumerate(chunk):
                     results[index] = decode_new_tokens(self.tokenizer, new[row], stop)
                 meter.update(len(chunk))
@@ -225,16 +252,17 @@ class Predictor:
         cfg = self.cfg
         examples = encode_examples(self.tokenizer, cfg.prompt, prompted, cfg.train.max_seq_len)
         collate = PadCollator(self.tokenizer.pad_token_id)
-        causal_lm = modeling.unwrap_causal_lm(self.model)
+        model, context = self._as(base)
+        causal_lm = modeling.unwrap_causal_lm(model)
         lm_head = causal_lm.get_output_embeddings()
         nll: list[float | None] = [None] * len(examples)
         size = cfg.eval.batch_size
         order = sorted(range(len(examples)), key=lambda i: -len(examples[i].input_ids))
-        with self._as(base):
+        with context:
             for b in distributed.shard_batches((len(examples) + size - 1) // size):
                 chunk = order[b * size:(b + 1) * size]
                 batch = collate([{"input_ids": examples[i].input_ids, "labels": examples[i].labels} for i in chunk])
-                batch = {k: v.to(self.model.device) for k, v in batch.items()}
+                batch = {k: v.to(model.device) for k, v in batch.items()}
                 hidden = causal_lm.get_decoder()(input_ids=batch["input_ids"],
                                                  attention_mask=batch["attention_mask"]).last_hidden_state
                 for row, index in enumerate(chunk):
@@ -244,13 +272,18 @@ class Predictor:
         return distributed.gather_in_order(nll)
 
     def _as(self, base: bool):
-        """The base model for the block (PEFT's adapter disabled: the base layers' own forward, weights untouched),
-        or the model as loaded."""
+        """(the model, the context to run it in): the base model on its own untouched weights — a plain model, or the
+        PEFT model with its adapter disabled (the base layers' own forward) — or the fine-tune."""
         import contextlib
 
-        if base and self.adapter:
-            return self.model.disable_adapter()
-        return contextlib.nullcontext()
+        if not base:
+            if self.tuned is None:
+                raise ValueError("this predictor holds the base model only: Predictor.load(cfg, adapter=True) for the "
+                                 "fine-tune")
+            return self.tuned, contextlib.nullcontext()
+        if self.adapter and self.tuned is self.model:
+            return self.model, self.model.disable_adapter()
+        return self.model, contextlib.nullcontext()
 
 
 def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:

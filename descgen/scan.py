@@ -315,48 +315,20 @@ def _scan_c(path: Path, data: DataParams, start: int, end: int | None, keep: int
 
 def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None = None, keep: int = 0,
                  sink: SurvivorSink | None = None) -> ScanResult:
-    """The reference loop, for where the C one is not built (and to check it against: tests/test_prepare.py)."""
+    """The reference loop, for where the C one is not built (and to check it against: tests/test_prepare.py): the
+    lines of the byte range parsed and typed (`_described_records`), then each cleaned, filtered and keyed."""
     out = ScanResult()
-    loads, decode, strip = orjson.loads, data.decode_html, data.strip_tags
+    decode, strip = data.decode_html, data.strip_tags
     min_title, min_content, seed = data.min_title_chars, data.min_content_chars, data.seed
     # locals for the hot loop: 2.25 M iterations, every attribute lookup counts
     pair_keys, title_keys, ranks = out.pair_keys.append, out.title_keys.append, out.ranks.append
-    raw_tl, raw_cl = out.raw_title_len.append, out.raw_content_len.append
     tl, cl = out.title_len.append, out.content_len.append
     dropped = out.dropped
     hash64 = xxhash.xxh3_64_intdigest
     echo = data.drop_title_echo
     admit = (1 << 64) if keep else 0  # ranks below this enter the candidate heap
     survivors = 0
-    lineno = 0
-    for line, spaces in itertools.chain.from_iterable(_flagged_lines(path, start, end, data.read_block_bytes)):
-        lineno += 1
-        try:
-            row = loads(line)
-        except orjson.JSONDecodeError:
-            out.skip(json_failure_reason(line), lineno)
-            continue
-        if type(row) is not dict:
-            out.skip("not_an_object", lineno)
-            continue
-        title, content = row.get("title"), row.get("content")
-        if type(title) is not str:
-            out.skip("bad_title", lineno)
-            continue
-        if type(content) is not str:
-            out.skip("bad_content", lineno)
-            continue
-        raw_tl(len(title))
-        raw_cl(len(content))
-        # cheapest test first: a third of trn.json has empty content, and those rows need no cleaning at all
-        if not content:
-            dropped["content_empty"] += 1
-            continue
-        # Whitespace to fold shows in the raw line as two spaces or a wide Unicode space (both found per block,
-        # above), a JSON escape (\n \t \r \u00a0 ...) or a UTF-8 c2 a0 / c2 85. One-byte probes are memchr (0.3 µs
-        # a line) where two-byte ones cost 1.2-1.9 µs, so those two are probed by their lead byte; other c2xx
-        # characters (©, ®, °) merely take the exact path.
-        fold = spaces or b"\\" in line or b"\xc2" in line
+    for _, row, title, content, fold in _described_records(path, start, end, data.read_block_bytes, out):
         # Inlined fast paths below: most fields need no cleaning, and a Python call costs as much as the probes.
         if fold or "&" in title or "<" in title:
             title = clean_text(title, decode, strip, fold)
@@ -390,8 +362,45 @@ def _scan_python(path: Path, data: DataParams, start: int = 0, end: int | None =
         if rank < admit:  # build the heap entry only for rows that get in (a few per thousand once full)
             admit = _offer(out, keep, admit, [(-rank, survivors, uid, title, content)])
         survivors += 1
-    out.lines = lineno
     return out
+
+
+def _described_records(path: Path, start: int, end: int | None, block_bytes: int, out: ScanResult):
+    """(line number, record, title, content, fold) for each line of the range that is a JSON object with a string
+    title and a non-empty string content; every other line is counted in `out` (malformed by reason, or dropped as
+    content_empty), each line's raw lengths recorded, and `out.lines` set at the end. `fold`: the line may hold
+    whitespace to fold (two spaces or a wide Unicode space, found per block; a JSON escape; a UTF-8 c2 a0 / c2 85 —
+    one-byte probes are memchr, 0.3 µs a line, where two-byte ones cost 1.2-1.9 µs, so those two are probed by their
+    lead byte; other c2xx characters (©, ®, °) merely take the exact path)."""
+    loads = orjson.loads
+    raw_tl, raw_cl = out.raw_title_len.append, out.raw_content_len.append
+    dropped = out.dropped
+    lineno = 0
+    for line, spaces in itertools.chain.from_iterable(_flagged_lines(path, start, end, block_bytes)):
+        lineno += 1
+        try:
+            row = loads(line)
+        except orjson.JSONDecodeError:
+            out.skip(json_failure_reason(line), lineno)
+            continue
+        if type(row) is not dict:
+            out.skip("not_an_object", lineno)
+            continue
+        title, content = row.get("title"), row.get("content")
+        if type(title) is not str:
+            out.skip("bad_title", lineno)
+            continue
+        if type(content) is not str:
+            out.skip("bad_content", lineno)
+            continue
+        raw_tl(len(title))
+        raw_cl(len(content))
+        # cheapest test first: a third of trn.json has empty content, and those rows need no cleaning at all
+        if not content:
+            dropped["content_empty"] += 1
+            continue
+        yield lineno, row, title, content, spaces or b"\\" in line or b"\xc2" in line
+    out.lines = lineno
 
 
 # Bytes scanned per worker, in memory shared with the forked workers: the parent prints "[prepare] 512/1,880 MiB"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Config
-from .io import read_jsonl
+from .io import atomic_write_json, atomic_write_jsonl, read_jsonl
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -94,6 +94,13 @@ def command(name: str):
     return decorate
 
 
+def write(cfg: Config, artifacts: dict) -> None:
+    """Write each named artifact atomically at its path: a list of rows as JSON Lines (.jsonl), else one JSON value."""
+    for name, value in artifacts.items():
+        where = path(cfg, name)
+        atomic_write_jsonl(where, value) if where.suffix == ".jsonl" else atomic_write_json(where, value)
+
+
 def read_split(cfg: Config, split: str) -> list[dict]:
     """prepare's train / validation / test rows: {uid, title, content}."""
     return read_jsonl(require(cfg, f"{split}_split"))
@@ -123,6 +130,11 @@ class Stage:
     # runs the model: its key holds the dtype `model.dtype: auto` resolves to on this machine, so outputs made on a
     # bf16 machine and continued on an fp32 one rerun (greedy text differs between the two)
     uses_model: bool = True
+    # keys of `params`' sections its results do not depend on (the baseline never runs the fine-tune's weights)
+    leave_out: tuple[str, ...] = ()
+
+    def params_hash(self, cfg: Config) -> str:
+        return cfg.section_hash(*self.params, leave_out=self.leave_out)
 
     def outputs(self, cfg: Config) -> list[Path]:
         return [path(cfg, a) for a in self.writes]
@@ -146,7 +158,7 @@ STAGES: tuple[Stage, ...] = (
           SPLITS + NEIGHBOURS + ("prepare_report", "lengths", "catalogue", "retrieval_index", "retrieval_terms"),
           hands_on=SPLITS + NEIGHBOURS, uses_model=False),
     Stage("baseline", "02_baseline.ipynb", ("model", "prompt", "eval", "train.max_seq_len"), ("prepare",),
-          _model_inputs, ("baseline_predictions", "baseline_metrics")),
+          _model_inputs, ("baseline_predictions", "baseline_metrics"), leave_out=("eval.lora_weights",)),
     # no "data": train sees the data only as prepare's splits (the handoff above; their contents also key
     # train.run_dir), so data.workers or data.scanner never retrain a model
     Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train", "retrieval"), ("prepare",),

@@ -142,3 +142,48 @@ def test_the_page_in_a_real_browser_shows_the_predictors_texts_and_the_bad_input
         driver.quit()
         page.close()
     assert stages.path(predictor.cfg, "compare_report").exists()
+
+
+def test_a_full_queue_tells_the_next_person_so_and_a_waiting_one_sees_its_place(predictor, monkeypatch):
+    """demo.max_queue requests wait, each with its place in the queue; the next gets Gradio's "queue is full" message,
+    never an exception page (bench/app_load.py measures the page under real load)."""
+    import threading
+    import time
+
+    from gradio_client import Client
+
+    release = threading.Event()
+
+    def slow(predictor_, raw):  # the first request holds the one worker until released
+        release.wait(timeout=60)
+        return app.Described(message="", title=raw or "", answer=f"answer for {raw}")
+
+    monkeypatch.setattr(app, "describe_title", slow)
+    port = free_port()
+    page = app.build(predictor.cfg, predictor, max_queue=2)
+    app.serve(page, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False, download_files=False)
+
+        def until(check) -> None:
+            deadline = time.time() + 30
+            while not check():
+                assert time.time() < deadline, "timed out"
+                time.sleep(0.05)
+
+        running = client.submit("first", api_name="/describe")
+        until(lambda: running.status().code.name == "PROCESSING")
+        waiting = []
+        for i in range(2):  # one after the other, so each one's place is known
+            waiting.append(client.submit(f"waiting {i}", api_name="/describe"))
+            until(lambda: waiting[-1].status().code.name == "IN_QUEUE")
+        assert [job.status().rank for job in waiting] == [0, 1]  # the page shows "queue: 1/2" and "queue: 2/2"
+        refused = client.submit("one too many", api_name="/describe")
+        with pytest.raises(Exception, match="(?i)queue is full"):
+            refused.result(timeout=30)
+        release.set()
+        assert running.result(timeout=30)[1] == "answer for first"
+        assert [job.result(timeout=30)[1] for job in waiting] == ["answer for waiting 0", "answer for waiting 1"]
+    finally:
+        release.set()
+        page.close()

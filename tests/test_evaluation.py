@@ -169,15 +169,20 @@ def test_the_demo_shows_the_predictors_texts_for_its_titles_and_writes_them(trai
         table.to_dict(orient="records")
 
 
-def test_scoring_the_fine_tune_leaves_the_base_weights_untouched_and_the_adapter_unmerged(trained_cfg):
-    cfg = trained_cfg
-    rows = stages.read_split(cfg, "test")[:4]
+@pytest.mark.parametrize("lora_weights", ["merged", "unmerged"])
+def test_scoring_the_fine_tune_leaves_the_base_weights_untouched(trained_cfg, tmp_path, lora_weights):
+    cfg = make_cfg(tmp_path, f"eval.lora_weights={lora_weights}", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    rows = stages.read_split(trained_cfg, "test")[:4]
     predictor = Predictor.load(cfg, adapter=True)
+    assert predictor.lora_weights == lora_weights
     before = {k: v.clone() for k, v in predictor.model.state_dict().items()}
-    evaluation.score_model(cfg, predictor, rows, "finetuned")
+    evaluation.score_model(predictor, rows, "finetuned")
     after = predictor.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not any(getattr(m, "merged", False) for m in predictor.model.modules())
+    # merged: the fine-tune is a copy of its own, and the base model carries no adapter at all
+    assert (predictor.tuned is predictor.model) == (lora_weights == "unmerged")
 
 
 def test_demo_widget_shows_the_predictors_texts_for_the_typed_title_and_settings(trained_cfg):
@@ -210,3 +215,27 @@ def test_compare_refuses_a_baseline_made_in_another_compute_dtype(trained_cfg):
             compare.run(trained_cfg)
     finally:
         metrics_path.write_text(json.dumps(made))
+
+
+def test_a_system_declared_in_the_table_is_scored_and_compared_as_declared(smoke_cfg, monkeypatch):
+    # adding a system is one entry: build_report scores every system handed to it and compares it with what its entry
+    # names (here a second copy of the floor, compared with the fine-tune), beside the baseline and the floor
+    rng = np.random.default_rng(0)
+
+    def rows(scores):
+        return [{"uid": f"u{i}", "title": "t", "reference": "r", "output": "o", "rougeL": s, "rouge1": s, "rouge2": s,
+                 "rougeLsum": s, "repetition": 0.0, "length_words": 10, "unsupported": [], "stopped": True, "nll": 1.0}
+                for i, s in enumerate(scores)]
+
+    scored = {name: rows(rng.uniform(0, 1, 30)) for name in ("baseline", "finetuned", "retrieval")}
+    scored["second_floor"] = rows([r["rougeL"] + 0.1 for r in scored["retrieval"]])
+    table = compare.SYSTEM_TABLE + (compare.System("second_floor", lambda inputs, name: [], vs=("finetuned",)),)
+    monkeypatch.setattr(compare, "SYSTEM_TABLE", table)
+    report = compare.build_report(smoke_cfg, scored)
+    assert report["models"]["second_floor"]["rougeL"] == pytest.approx(report["models"]["retrieval"]["rougeL"] + 0.1)
+    assert report["vs_retrieval"]["second_floor"]["rougeL"]["mean"] == pytest.approx(0.1)
+    assert set(report["second_floor_vs"]) == {"finetuned"}
+    assert "second_floor" in report["by_novelty"]["novel"]["models"] or "second_floor" in report["by_novelty"]["near_copy"]["models"]
+    # a system needing neighbours is left out where none are shown
+    assert "baseline_rag" not in [s.name for s in compare.systems(dataclasses.replace(
+        smoke_cfg, retrieval=dataclasses.replace(smoke_cfg.retrieval, k=0)))]

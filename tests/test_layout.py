@@ -35,6 +35,35 @@ def test_a_shared_module_imports_no_stage_and_not_the_runner(module):
     assert stages.package_imports(module) & (set(stages.STAGE_NAMES) | {"pipeline"}) == set()
 
 
+def test_no_import_circle_among_the_package_s_modules():
+    # every import form counts, a function's own included: a circle is a circle even where Python tolerates it
+    graph = {m: stages.package_imports(m) & set(MODULES) for m in MODULES}
+    done, path = set(), []
+
+    def visit(module):
+        assert module not in path, f"import circle: {' -> '.join(path[path.index(module):] + [module])}"
+        if module in done:
+            return
+        path.append(module)
+        for imported in sorted(graph[module]):
+            visit(imported)
+        path.pop()
+        done.add(module)
+
+    for module in MODULES:
+        visit(module)
+
+
+def test_no_function_in_the_package_is_over_sixty_lines():
+    # a function a reader takes in at once: longer ones are split into named steps (compare.run reads as 04_compare)
+    import ast
+
+    long = [f"{path.stem}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+            for path in sorted(PACKAGE.glob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert long == []
+
+
 def test_the_runner_imports_no_stage_module():
     # it runs the stages' notebooks, and takes what it knows of them from the table
     assert stages.package_imports("pipeline") & set(stages.STAGE_NAMES) == set()
@@ -108,8 +137,18 @@ PARAMS_THEN = {"default": THEN + ["retrieval.k=0", "eval.batch_size=16"], "smoke
 
 @pytest.mark.parametrize("profile", sorted(HASHES_BEFORE_FIELDS))
 def test_runs_made_before_prompt_fields_existed_stay_valid(profile):
-    cfg = config.load(profile, PARAMS_THEN[profile])
-    assert {s.name: cfg.section_hash(*s.params) for s in stages.STAGES} == HASHES_BEFORE_FIELDS[profile]
+    cfg = config.load(profile, PARAMS_THEN[profile] + ["eval.lora_weights=unmerged"])
+    assert {s.name: s.params_hash(cfg) for s in stages.STAGES} == HASHES_BEFORE_FIELDS[profile]
+
+
+def test_merged_weights_move_the_stages_that_run_the_fine_tune_and_not_the_baseline():
+    # bf16 texts from merged weights differ from the adapter on top's: compare and the demo rerun, the baseline (the
+    # base model alone) and training do not; the web page's queue moves nothing
+    cfg, now = (config.load("cpu", [f"eval.lora_weights={w}"]) for w in ("unmerged", "auto"))
+    moved = {s.name for s in stages.STAGES if s.params_hash(cfg) != s.params_hash(now)}
+    assert moved == {"compare", "demo"}
+    queue = config.load("cpu", ["demo.max_queue=3"])
+    assert all(s.params_hash(queue) == s.params_hash(config.load("cpu")) for s in stages.STAGES)
 
 
 def test_a_prompt_field_other_than_the_title_alone_changes_the_hashes():

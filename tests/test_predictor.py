@@ -26,10 +26,11 @@ def describe_args(source, output, **values):
     return args
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_the_base_models_text_after_the_fine_tune_ran_is_a_freshly_loaded_base_models(trained_cfg, tmp_path, dtype):
+@pytest.mark.parametrize("dtype,lora_weights", [("float32", "merged"), ("bfloat16", "merged"), ("bfloat16", "unmerged")])
+def test_the_base_models_text_after_the_fine_tune_ran_is_a_freshly_loaded_base_models(trained_cfg, tmp_path, dtype,
+                                                                                       lora_weights):
     cfg = make_cfg(tmp_path, f"model.dtype={dtype}", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
-                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}", f"eval.lora_weights={lora_weights}")
     rows = stages.read_split(trained_cfg, "test")
     both = Predictor.load(cfg, adapter=True)
     tuned = both.generate(rows)
@@ -40,10 +41,48 @@ def test_the_base_models_text_after_the_fine_tune_ran_is_a_freshly_loaded_base_m
     assert [g.text for g in tuned] != [g.text for g in fresh]  # the adapter was on for the fine-tune's texts
 
 
-def test_merging_and_unmerging_in_bf16_does_not_give_the_base_weights_back(trained_cfg, tmp_path):
-    """Why the predictor never merges: W + BA - BA is not W in bf16 (the old compare's "base model" was this)."""
-    cfg = make_cfg(tmp_path, "model.dtype=bfloat16", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_fine_tunes_merged_copy_is_the_adapter_merged_into_freshly_loaded_weights(trained_cfg, tmp_path, dtype):
+    from peft import PeftModel
+
+    from descgen import modeling
+
+    cfg = make_cfg(tmp_path, f"model.dtype={dtype}", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
                    f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    predictor = Predictor.load(cfg, adapter=True)
+    assert predictor.lora_weights == "merged"  # auto: two copies of a small model fit any machine
+    fresh = PeftModel.from_pretrained(modeling.load_model(cfg), str(cfg.adapter_dir)).merge_and_unload()
+    tuned = predictor.tuned.state_dict()
+    assert fresh.state_dict().keys() == tuned.keys()
+    assert all(torch.equal(v, tuned[k]) for k, v in fresh.state_dict().items())
+    rows = stages.read_split(trained_cfg, "test")
+    assert [g.text for g in predictor.generate(rows)] == \
+        [g.text for g in Predictor(cfg, fresh.eval(), predictor.tokenizer, adapter=False).generate(rows, base=True)]
+
+
+def test_auto_merges_where_two_copies_fit_the_device_and_never_into_4bit(trained_cfg, tmp_path, monkeypatch):
+    from descgen import modeling
+    from descgen.config import ConfigError
+
+    cfg = make_cfg(tmp_path, "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+    model = modeling.load_model(cfg)
+    size = model.get_memory_footprint()
+    monkeypatch.setattr(modeling, "device_memory_bytes", lambda: int(2 * size / modeling.MERGE_MEMORY_SHARE))
+    assert modeling.lora_weights(cfg, model) == "merged"
+    monkeypatch.setattr(modeling, "device_memory_bytes", lambda: int(2 * size / modeling.MERGE_MEMORY_SHARE) - 1)
+    assert modeling.lora_weights(cfg, model) == "unmerged"  # Phi-4-mini in bf16 on a 16 GB card: 15.4 GB > 9.6
+    assert modeling.lora_weights(make_cfg(tmp_path, "eval.lora_weights=merged"), model) == "merged"
+    assert modeling.lora_weights(make_cfg(tmp_path, "model.quantization=4bit"), model) == "unmerged"
+    with pytest.raises(ConfigError, match="nf4"):
+        make_cfg(tmp_path, "model.quantization=4bit", "eval.lora_weights=merged")
+
+
+def test_merging_and_unmerging_in_bf16_does_not_give_the_base_weights_back(trained_cfg, tmp_path):
+    """Why the base model's weights never take the adapter: W + BA - BA is not W in bf16 (the old compare's "base
+    model" was this)."""
+    cfg = make_cfg(tmp_path, "model.dtype=bfloat16", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}", "eval.lora_weights=unmerged")
     model = Predictor.load(cfg, adapter=True).model
     before = {k: v.clone() for k, v in model.state_dict().items() if "base_layer" in k}
     model.merge_adapter()
@@ -103,9 +142,10 @@ def test_the_predictor_keeps_its_neighbour_index_across_calls(compared_bf16, mon
     assert again == first and first[0]["neighbours"] and loads == []
 
 
-def test_reference_nll_of_the_base_model_is_the_fresh_base_models(trained_cfg, tmp_path):
+@pytest.mark.parametrize("lora_weights", ["merged", "unmerged"])
+def test_reference_nll_of_the_base_model_is_the_fresh_base_models(trained_cfg, tmp_path, lora_weights):
     cfg = make_cfg(tmp_path, "model.dtype=bfloat16", "retrieval.k=0", f"model.name={trained_cfg.model.name}",
-                   f"paths.adapter_dir={trained_cfg.adapter_dir}")
+                   f"paths.adapter_dir={trained_cfg.adapter_dir}", f"eval.lora_weights={lora_weights}")
     rows = stages.read_split(trained_cfg, "test")[:8]
     both = Predictor.load(cfg, adapter=True)
     tuned = both.reference_nll(rows)
