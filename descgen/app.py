@@ -157,10 +157,12 @@ def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
             answer_facts = gr.HighlightedText(label="Answer, as made from its source", elem_id="answer-facts",
                                               color_map=colours, show_legend=True, combine_adjacent=True)
             with gr.Row():
+                # an unsupported fact coloured and named in the legend, not by a label after each ("10 UNSUPPORTED")
                 base = gr.HighlightedText(label="Base model (shown the same neighbours)", elem_id="base",
-                                          color_map=colours, show_legend=False, combine_adjacent=True)
+                                          color_map=colours, show_legend=True, show_inline_category=False,
+                                          combine_adjacent=True)
                 tuned = gr.HighlightedText(label="Fine-tuned", elem_id="finetuned", color_map=colours,
-                                           show_legend=False, combine_adjacent=True)
+                                           show_legend=True, show_inline_category=False, combine_adjacent=True)
             neighbours = gr.Dataframe(headers=["uid", "title", "similarity"], label="Nearest catalogue rows",
                                       elem_id="neighbours", interactive=False, wrap=True)
             gr.Examples(examples=[[t] for t in cfg.demo.titles], inputs=title)
