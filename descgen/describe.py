@@ -297,7 +297,7 @@ COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles
 def resume_point(output: Path, ident: dict) -> dict:
     """{chunks, bytes, counters, generate_s} of the run to continue (zeros for a new one). Refuses an OUT from
     another run: any of `ident`'s keys that differs (`ident` may leave out what is known only once the model is
-    loaded: then `check_loaded` compares it)."""
+    loaded: `run` compares it with `refuse_other` once the engine is loaded)."""
     state_file = progress_path(output)
     if not output.exists():
         state_file.unlink(missing_ok=True)
