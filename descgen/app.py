@@ -31,10 +31,15 @@ from .predictor import Predictor, cut_title
 
 # Gradio's highlighted text breaks lines anywhere ("grin d", "ba se": word-break: break-all on a flex row of
 # spans): flow its pieces as one paragraph that breaks between words
+# Gradio marks a category only by its colour (an inline "background-color: rgba(224, 224, 224, 0.5)" for #e0e0e0, as
+# Gradio 6.31 writes it): dropped text is struck through by that grey
+DROPPED_COLOUR = "#e0e0e0"
 CSS = """
 #answer-facts .textfield, #base .textfield, #finetuned .textfield { display: block !important;
     word-break: normal !important; overflow-wrap: break-word; }
 #answer-facts .token-container, #base .token-container, #finetuned .token-container { display: inline; }
+#answer-facts .token[style*="224, 224, 224"] .text {
+    text-decoration: line-through; }
 """
 MAX_INPUT_CHARS = 20_000  # beyond this a title box holds a paste, not a title: cut before cleaning (a page's limit)
 
@@ -138,7 +143,7 @@ def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
                 shown.highlights.get("base", []), shown.highlights.get("finetuned", []), shown.neighbours)
 
     systems, rows, missing = evaluation_tables(cfg)
-    colours = {"unsupported": "#f8b4b4", "replaced": "#b8e6b8", "dropped": "#e0e0e0"}
+    colours = {"unsupported": "#f8b4b4", "replaced": "#b8e6b8", "dropped": DROPPED_COLOUR}
     with gr.Blocks(title="Product descriptions from titles", analytics_enabled=False) as page:
         gr.Markdown(f"# Product descriptions from titles\nModel `{cfg.model.name}` with the adapter in "
                     f"`{cfg.paths.adapter_dir}` (profile `{cfg.profile}`).")
