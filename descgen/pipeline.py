@@ -212,12 +212,22 @@ def execute(cfg: Config, stage: Stage, profile: str, overrides: list[str]) -> tu
     return process.returncode, usage.ru_maxrss * 1024  # Linux: KiB, the child and every child it waited for
 
 
+def skip_iri_checker() -> None:
+    """Before importing nbformat or papermill: nbformat imports jsonschema, whose optional "iri" format checker imports
+    rfc3987_syntax, which builds a grammar at import: 0.9-3.4 s per process, and a run makes six (the runner and
+    one papermill child per stage), for a check nbformat never asks for (it passes no format checker; the notebook
+    schema has no "iri" field). jsonschema leaves the checker out when that import fails (`suppress(ImportError)` in
+    jsonschema/_format.py); a process that imported it already keeps it."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def papermill_child(notebook: str, out: str, parameters: str, log: str) -> None:
     """The child process `execute` starts: papermill runs the notebook in a fresh kernel, the kernel's stdout copied
     to `log` as it comes. The kernel talks to papermill over IPC sockets (files in Jupyter's runtime folder), not
     TCP: over TCP without CurveZMQ keys ipykernel warns, once per stage, that anyone on the machine could listen in."""
     import logging
 
+    skip_iri_checker()
     import papermill
     from jupyter_client import AsyncKernelManager
     from papermill.exceptions import PapermillExecutionError
@@ -260,6 +270,7 @@ class LogEcho:
 
 
 def to_html(notebook: Path) -> Path:
+    skip_iri_checker()
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -272,6 +283,7 @@ def to_html(notebook: Path) -> Path:
 def first_error(notebook: Path) -> str:
     """'cell N: ErrorName: message' for the first failing cell of an executed notebook."""
     try:
+        skip_iri_checker()
         import nbformat
 
         nb = nbformat.read(notebook, as_version=4)

@@ -15,6 +15,9 @@ import pytest
 from descgen import config
 from descgen.config import REPO_ROOT
 from descgen.local_models import build_tiny_phi3
+from descgen.pipeline import skip_iri_checker
+
+skip_iri_checker()  # before any test module imports nbformat: ~1-3 s of grammar building (descgen/pipeline.py)
 
 
 @pytest.fixture(scope="session")
