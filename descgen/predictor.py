@@ -17,8 +17,9 @@ weights the base model's texts come from: merging and unmerging in bf16 does not
 smoke model 31 k of 140 k weights changed, and 3 of 40 greedy texts), so a "base" text after a merged fine-tune is
 not the base model's. With `eval.lora_weights` resolving to merged (modeling.lora_weights: the small models always,
 Phi-4-mini where two copies fit the device) the fine-tune is a **second copy** of the base weights with the adapter
-merged in, as fast as the base model (PEFT's unmerged LoRA was ~35 % slower on the cpu profile); the base model keeps
-its own untouched copy. Unmerged (a 16 GB card, 4-bit QLoRA), the adapter sits on top of the one copy and the base
+merged in, as fast as the base model (cpu profile: 1.02× the base model's rows/s, unmerged 0.69×; docs/benchmarks.md.
+Both fine-tunes' weights are frozen, so their heads read a contiguous input: modeling.contiguous_head_input); the
+base model keeps its own untouched copy. Unmerged (a 16 GB card, 4-bit QLoRA), the adapter sits on top of the one copy and the base
 model's texts come from PEFT's forward with the adapter disabled, which is the base layers' own forward. Every
 caller gets the same path from the same config on the same machine (`Predictor.lora_weights` says which ran), so a
 title still gets one text.
@@ -138,6 +139,9 @@ class Predictor:
         self.adapter = adapter
         # "merged" | "unmerged": how the fine-tune ran (a PEFT model handed in is the adapter on top)
         self.lora_weights = (lora_weights or "unmerged") if adapter else None
+        for generating in {id(model): model, id(self.tuned): self.tuned}.values():
+            if generating is not None:
+                modeling.contiguous_head_input(generating)
         self.stop_ids = modeling.stop_token_ids(model, tokenizer)
         self.dtype = modeling.dtype_name(cfg)
         self.prompter = Prompter(cfg, tokenizer)
