@@ -34,13 +34,13 @@ from .predictor import Predictor, cut_title
 # Gradio marks a category only by its colour (an inline "background-color: rgba(224, 224, 224, 0.5)" for #e0e0e0, as
 # Gradio 6.31 writes it): dropped text is struck through by that grey
 DROPPED_COLOUR = "#e0e0e0"
+_DROPPED_RGB = ", ".join(str(int(DROPPED_COLOUR[i:i + 2], 16)) for i in (1, 3, 5))  # "224, 224, 224"
 CSS = """
 #answer-facts .textfield, #base .textfield, #finetuned .textfield { display: block !important;
     word-break: normal !important; overflow-wrap: break-word; }
 #answer-facts .token-container, #base .token-container, #finetuned .token-container { display: inline; }
-#answer-facts .token[style*="224, 224, 224"] .text {
-    text-decoration: line-through; }
-"""
+#answer-facts .token[style*="%s"] .text { text-decoration: line-through; }
+""" % _DROPPED_RGB
 MAX_INPUT_CHARS = 20_000  # beyond this a title box holds a paste, not a title: cut before cleaning (a page's limit)
 
 

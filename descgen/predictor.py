@@ -19,10 +19,10 @@ not the base model's. With `eval.lora_weights` resolving to merged (modeling.lor
 Phi-4-mini where two copies fit the device) the fine-tune is a **second copy** of the base weights with the adapter
 merged in, as fast as the base model (cpu profile: 1.02× the base model's rows/s, unmerged 0.69×; docs/benchmarks.md.
 Both fine-tunes' weights are frozen, so their heads read a contiguous input: modeling.contiguous_head_input); the
-base model keeps its own untouched copy. Unmerged (a 16 GB card, 4-bit QLoRA), the adapter sits on top of the one copy and the base
-model's texts come from PEFT's forward with the adapter disabled, which is the base layers' own forward. Every
-caller gets the same path from the same config on the same machine (`Predictor.lora_weights` says which ran), so a
-title still gets one text.
+base model keeps its own untouched copy. Unmerged (a 16 GB card, 4-bit QLoRA), the adapter sits on top of the one
+copy and the base model's texts come from PEFT's forward with the adapter disabled, which is the base layers' own
+forward. Every caller gets the same path from the same config on the same machine (`Predictor.lora_weights` says
+which ran), so a title still gets one text.
 
     python -m descgen.predictor "Girls Ballet Tutu Neon Pink"            # fine-tuned (modelo_finetuned/)
     python -m descgen.predictor --base --profile smoke "French Press"     # the base model
@@ -139,7 +139,7 @@ class Predictor:
         self.adapter = adapter
         # "merged" | "unmerged": how the fine-tune ran (a PEFT model handed in is the adapter on top)
         self.lora_weights = (lora_weights or "unmerged") if adapter else None
-        for generating in {id(model): model, id(self.tuned): self.tuned}.values():
+        for generating in (model, self.tuned):  # the same PEFT model twice when unmerged: the hook goes on once
             if generating is not None:
                 modeling.contiguous_head_input(generating)
         self.stop_ids = modeling.stop_token_ids(model, tokenizer)
