@@ -12,6 +12,11 @@ text):
   capacity, a book's format) sharing one description in which each variant names its own variant words; 6 % to a
   series of 6-60 titles ("The Best of Italy", "... of Mexico") sharing a publisher's blurb. So about one described
   row in seven has a sibling with (nearly) its description, as on real rows.
+- **Long titles.** 0.2 % of products (~4,500 lines) have a title of 250-700 characters: 30-80 long made-up words with
+  digits ("tonorhgm43"), as trn.json's longest titles run to several hundred tokens (a 570-character one is 512
+  Phi-4-mini tokens): what once stopped the full profile's stage 1 (prompt.max_title_tokens cuts them).
+- **Cut descriptions.** 40 % of descriptions stop mid-sentence (the last sentence cut after a few words, no full
+  stop), as ~40 % of real `content` values do: what prepare trims to the last whole sentence (data.trim_to_sentence).
 - **A third empty** `content` (drawn per line: a family has described and undescribed members), HTML entities
   (&amp; &#8217; &quot;) and <br> tags, `target_ind` / `target_rel` lists like the real file's.
 - Lines in a shuffled order (a family is not contiguous), uids B000000001 ... in file order.
@@ -41,6 +46,8 @@ FORMATS = ["Hardcover", "Paperback", "Kindle Edition", "Audio CD", "Mass Market 
 SERIES_HEADS = ["The Best of", "A Guide to", "Rough Guide to", "Lonely Planet", "Complete Works of", "Songs of",
                 "Classic Tales from", "History of", "Cooking of", "Birds of"]
 ENTITY = {"&": "&amp;", "'": "&#8217;", '"': "&quot;"}
+LONG_TITLE_SHARE = 0.002   # products whose title is 250-700 characters of long words with digits
+CUT_SHARE = 0.4            # descriptions that stop mid-sentence
 
 
 def vocabulary(size: int, rng: np.random.Generator) -> list[str]:
@@ -87,6 +94,15 @@ def sentence_text(words: list[str], zipf: Zipf, rng: np.random.Generator, n_word
     return " ".join(out)
 
 
+def cut_mid_sentence(text: str, rng: np.random.Generator) -> str:
+    """For CUT_SHARE of texts, the last sentence stopped after a few of its words, without its full stop."""
+    last = text.rfind(". ", 0, len(text) - 1)
+    if rng.random() >= CUT_SHARE or last < 0:
+        return text
+    tail = text[last + 2:].rstrip(".").split()
+    return text[:last + 2] + " ".join(tail[:max(1, len(tail) // 2)])
+
+
 def warts(text: str, rng: np.random.Generator) -> str:
     """HTML entities for & ' " in a fifth of texts, a <br> tag in a tenth."""
     if rng.random() < 0.2:
@@ -108,19 +124,22 @@ def families(lines: int, words: list[str], zipf: Zipf, rng: np.random.Generator)
         core = " ".join(words[r].capitalize() for r in zipf.draw(int(rng.integers(3, 11))))
         if kind < 0.76:  # a product on its own
             title = f"{brand} {core}"
-            yield title, sentence_text(words, zipf, rng, int(rng.integers(30, 170)))
+            if rng.random() < LONG_TITLE_SHARE:  # trn.json's longest: hundreds of characters of part numbers and words
+                title = f"{brand} " + " ".join(words[a] + words[b] + str(d) for a, b, d in zip(
+                    zipf.draw(80), zipf.draw(80), rng.integers(1, 999, 80)))[:int(rng.integers(250, 701))].rstrip()
+            yield title, cut_mid_sentence(sentence_text(words, zipf, rng, int(rng.integers(30, 170))), rng)
             made += 1
         elif kind < 0.94:  # a product line: variants sharing one description that names each variant's words
             pool = [COLOURS, SIZES, FORMATS][int(rng.integers(0, 3))]
             variants = rng.choice(len(pool), size=min(int(rng.integers(2, 6)), len(pool)), replace=False)
-            blurb = sentence_text(words, zipf, rng, int(rng.integers(30, 120)))
+            blurb = cut_mid_sentence(sentence_text(words, zipf, rng, int(rng.integers(30, 120))), rng)  # one cut, shared
             for v in variants:
                 variant = pool[int(v)]
                 yield f"{brand} {core} {variant}", f"This {variant.lower()} {core.lower()}. {blurb}"
                 made += 1
         else:  # a series: one publisher's blurb on every title
             head = SERIES_HEADS[int(rng.integers(0, len(SERIES_HEADS)))]
-            blurb = sentence_text(words, zipf, rng, int(rng.integers(40, 120)))
+            blurb = cut_mid_sentence(sentence_text(words, zipf, rng, int(rng.integers(40, 120))), rng)
             for _ in range(int(rng.integers(6, 61))):
                 subject = " ".join(words[r].capitalize() for r in zipf.draw(int(rng.integers(1, 3))))
                 yield f"{head} {subject} ({brand} Series)", blurb

@@ -12,7 +12,7 @@ choice: a sibling's description copied and adapted, or the fine-tune's text, and
 fine-tune's texts, each with the facts (numbers, units, sizes) its sources do not state highlighted, and the nearest
 catalogue rows. The **Evaluation** tab shows compare's table (every system with its CIs) and the side-by-side test
 rows, from the files on disk. An empty title, binary junk or a 10,000-character title get a message in the page,
-never a traceback; a title over describe.max_title_tokens is cut, and the page says so.
+never a traceback; a title over prompt.max_title_tokens is cut, and the page says so.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from . import config, facts, local_models, stages
 from .clean import clean_text
 from .config import Config
 from .io import read_json, read_jsonl
-from .predictor import Predictor, cut_title
+from .predictor import Predictor
+from .prompts import cut_title
 
 # Gradio's highlighted text breaks lines anywhere ("grin d", "ba se": word-break: break-all on a flex row of
 # spans): flow its pieces as one paragraph that breaks between words
@@ -61,7 +62,7 @@ class Described:
 
 def check_title(raw: str | None, predictor: Predictor) -> tuple[dict | None, list[str]]:
     """The row describe would make of a typed title (cleaned as describe cleans its input, cut to
-    describe.max_title_tokens), with notes; or None and the message to show instead."""
+    prompt.max_title_tokens when a prompt is made), with notes; or None and the message to show instead."""
     cfg = predictor.cfg
     if raw is None or not raw.strip():
         return None, ["Type a product title."]
@@ -77,10 +78,10 @@ def check_title(raw: str | None, predictor: Predictor) -> tuple[dict | None, lis
     title = clean_text(raw, cfg.data.decode_html, cfg.data.strip_tags)
     if not title:
         return None, ["That title is empty once its markup and spacing are removed."]
-    row = cut_title(predictor.tokenizer, {"uid": None, "title": title}, cfg.describe.max_title_tokens)
-    if row.get("title_truncated"):
-        notes.append(f"The title was cut to its first {cfg.describe.max_title_tokens} tokens "
-                     "(describe.max_title_tokens), as describe cuts it.")
+    row = {"uid": None, "title": title}  # the whole title finds the neighbours; the prompt shows it cut, as everywhere
+    if cut_title(predictor.tokenizer, row, cfg.prompt.max_title_tokens).get("title_truncated"):
+        notes.append(f"The title was cut to its first {cfg.prompt.max_title_tokens} tokens "
+                     "(prompt.max_title_tokens), as describe cuts it.")
     return row, notes
 
 
@@ -94,11 +95,11 @@ def describe_title(predictor: Predictor, raw: str | None) -> Described:
     prompted = predictor.prompted([row])
     base = predictor.generate(prompted, base=True)[0].text
     # a written answer is the fine-tune's text for this very prompt: generated once, not twice a request
-    tuned = answer.text if answer.source == "written" else predictor.generate(prompted)[0].text
+    tuned = answer.generation.text if answer.source == "written" else predictor.generate(prompted)[0].text
     sources = facts.row_sources(prompted[0])
     near = predictor.neighbour_source.nearest([row], predictor.cfg.retrieval.candidates)[0]
     return Described(
-        notes=notes, title=row["title"], answer=answer.text, source=answer.source_line, base=base, finetuned=tuned,
+        notes=notes, title=answer.title, answer=answer.text, source=answer.source_line, base=base, finetuned=tuned,
         highlights={"answer": answer_marks(answer), "base": facts.highlighted(base, sources),
                     "finetuned": facts.highlighted(tuned, sources)},
         neighbours=[[n["uid"], n["title"], round(n["similarity"], 3)] for n in near])
@@ -124,9 +125,23 @@ def evaluation_tables(cfg: Config):
         return None, None, (f"No evaluation yet: {report_path} is written by the compare stage "
                             "(./run_all.sh with the same --profile).")
     systems = systems_table(read_json(report_path)).reset_index(names="system")
-    columns = ["title", "reference", "finetuned", "retrieval", "rougeL_finetuned", "rougeL_retrieval", "rougeL_delta"]
+    columns = ["title", "reference", "gated", "finetuned", "retrieval", "rougeL_gated", "rougeL_finetuned",
+               "rougeL_retrieval", "gated_source", "gated_p", "gated_wrong_product", "gated_wrong_facts"]
     rows = pd.DataFrame(read_jsonl(rows_path))
     return systems, rows[[c for c in columns if c in rows]].round(4), ""
+
+
+def promise_line(cfg: Config) -> str:
+    """The gate's precision on the test rows against its promise, in words ("" before compare ran)."""
+    path = stages.path(cfg, "compare_report")
+    gate = read_json(path).get("gate", {}) if path.exists() else {}
+    found = gate.get("test", {}).get("precision")
+    if not found or found["value"] is None:
+        return ""
+    return (f" The gate copies only where the nearest description is this product's "
+            f"text with {gate['min_precision']:.0%} precision: on the test rows its copies were right "
+            f"{found['value']:.0%} of the time ({found['hits']} of {found['n']}; 95 % CI {found['ci_low']:.0%}–"
+            f"{found['ci_high']:.0%}).")
 
 
 def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
@@ -156,9 +171,10 @@ def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
                                 interactive=False)
             source = gr.Markdown(elem_id="source")
             gr.Markdown("Below, the answer as it was made: words **replaced** by this title's (its variant, its "
-                        "size) in green, text **dropped** because it stated what this title does not in grey, struck "
-                        "through; and the model texts with the numbers, units, sizes, colours and formats that "
-                        "neither the title nor the catalogue rows shown state in red.")
+                        "size) in green, text **dropped** in grey, struck through (a copied product's own facts, and "
+                        "what follows a text's last whole sentence); and the model texts with the numbers, units, "
+                        "sizes, colours, formats, names and credited praise that neither the title nor the catalogue "
+                        "rows shown state in red.")
             answer_facts = gr.HighlightedText(label="Answer, as made from its source", elem_id="answer-facts",
                                               color_map=colours, show_legend=True, combine_adjacent=True)
             with gr.Row():
@@ -176,19 +192,26 @@ def build(cfg: Config, predictor: Predictor, max_queue: int | None = None):
             button.click(on_describe, inputs=title, outputs=outputs, api_name="describe")
             title.submit(on_describe, inputs=title, outputs=outputs, api_name=False)
         with gr.Tab("Evaluation"):
-            if missing:
-                gr.Markdown(missing)
-            else:
-                gr.Markdown("Every system on the test rows: ROUGE-L with its 95 % CI against the base model and "
-                            "against the retrieval floor (compare.json).")
-                gr.Dataframe(value=systems, interactive=False, elem_id="systems", wrap=True)
-                gr.Markdown("The test rows side by side; search, or sort by a column's header.")
-                gr.Dataframe(value=rows, interactive=False, elem_id="rows", wrap=True, show_search="search",
-                             max_height=600)
+            evaluation_tab(gr, cfg, systems, rows, missing)
     # One request at a time: the predictor is one model generating one batch at a time. Requests are never batched
     # together: in bf16 a row's greedy text depends on the rows beside it, and a title must get the text it gets
     # alone. Up to max_queue more wait, each shown its place in the queue; the next is told the page is busy.
     return page.queue(default_concurrency_limit=1, max_size=max_queue or cfg.demo.max_queue)
+
+
+def evaluation_tab(gr, cfg: Config, systems, rows, missing: str) -> None:
+    """The Evaluation tab's content: compare's systems table, the gate's promise kept or not, the test rows."""
+    if missing:
+        gr.Markdown(missing)
+        return
+    gr.Markdown("Every system on the test rows (compare.json): ROUGE-L with its 95 % CI against the base model and "
+                "against the retrieval floor, side by side with what a shop cannot publish, judged by the true "
+                "descriptions: **wrong products** (a copy of another product's description) and **wrong facts** (a "
+                "number, size, colour, format, name or credited praise that neither the title nor the real "
+                "description states)." + promise_line(cfg))
+    gr.Dataframe(value=systems, interactive=False, elem_id="systems", wrap=True)
+    gr.Markdown("The test rows side by side; search, or sort by a column's header.")
+    gr.Dataframe(value=rows, interactive=False, elem_id="rows", wrap=True, show_search="search", max_height=600)
 
 
 def serve(page, host: str, port: int, **launch):

@@ -48,6 +48,7 @@ class Inputs:
     prompted: list[dict] = field(default_factory=list)  # the test rows with the neighbours the fine-tune is shown
     scored: dict[str, list[dict]] = field(default_factory=dict)
     generation_s: dict[str, float] = field(default_factory=dict)
+    alternatives: dict[str, list[dict]] = field(default_factory=dict)  # `alternatives`: both texts a gate weighs
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,23 @@ def generated_texts(base: bool):
 
 
 def floor_texts(inputs: Inputs, name: str) -> list[dict]:
-    """The retrieval floor: each row's nearest catalogue description, copied as it is. A copy: only this product's
-    title states its facts (the row it copies is another product)."""
+    """The retrieval floor: each row's nearest catalogue description, copied as it is, on every row that has one. A
+    copy: only this product's title states its facts (the row it copies is another product); a wrong product where
+    it scores below eval.near_copy_rougeL against the row's own."""
     neighbours = retrieval_floor(inputs.predictor.neighbour_source, inputs.rows, split="test")
     scored = score_rows(inputs.rows, [n["content"] for n in neighbours], None, None)
     for item, neighbour in zip(scored, neighbours):
         item["neighbour_title"] = neighbour["title"]
+        mark_copy(item, neighbour["uid"] is not None, item["rougeL"], inputs.cfg.eval.near_copy_rougeL)
     return scored
+
+
+def mark_copy(item: dict, copied: bool, plain_rougeL: float, threshold: float) -> None:
+    """A scored row's copy record: whether its text is a copy, the copied description's ROUGE-L as it was (plain)
+    against the row's own, and whether that makes it another product's text."""
+    item["copied"] = copied
+    item["plain_rougeL"] = plain_rougeL if copied else None
+    item["wrong_product"] = copied and plain_rougeL < threshold
 
 
 def gated_texts(inputs: Inputs, name: str) -> list[dict]:
@@ -92,11 +103,11 @@ def gated_texts(inputs: Inputs, name: str) -> list[dict]:
     validation rows), then predictor.answer per row, copied or written."""
     inputs.predictor.fit_gate(inputs.validation)
     answers = inputs.predictor.answer(inputs.rows, split="test", progress="generating gated (the rows it writes)")
-    return gated_rows(inputs.rows, answers)
+    return gated_rows(inputs.rows, answers, inputs.scored["retrieval"], inputs.cfg.eval.near_copy_rougeL)
 
 
 def oracle_texts(inputs: Inputs, name: str) -> list[dict]:
-    return oracle_rows(inputs.rows, inputs.scored["finetuned"], inputs.prompted, inputs.predictor)
+    return oracle_rows(inputs)
 
 
 # Every system compare judges, in the order their texts are made (a later one may read an earlier one's). Adding a
@@ -130,8 +141,8 @@ def run(cfg: Config) -> dict:
         inputs.scored[system.name] = system.texts(inputs, system.name)
 
     report = build_report(cfg, inputs.scored)
-    report["gate"] = gate_report(cfg, inputs.predictor, inputs.rows, inputs.scored)
-    report["best"] = best_system(report)
+    report["gate"] = gate_report(cfg, inputs)
+    report["best"] = best_system(report, cfg.gate.min_precision)
     report["decoding"] = inputs.baseline_metrics["decoding"]  # judged_rows checked: the settings used now
     report["retrieval_k"] = cfg.retrieval.k
     report["generation_s"] = inputs.generation_s
@@ -173,49 +184,95 @@ def write_tensorboard(cfg: Config, report: dict) -> None:
 
     with SummaryWriter(log_dir=str(tensorboard_dir(cfg))) as writer:
         for name, metrics in report["models"].items():
-            for key in ("rougeL", "rouge1", "stop_rate", "unsupported_rate", "perplexity"):
+            for key in ("rougeL", "rouge1", "stop_rate", "unsupported_rate", "wrong_fact_rate", "wrong_product_rate",
+                    "whole_sentence_rate", "perplexity"):
                 if key in metrics:
                     writer.add_scalar(f"compare/{key}/{name}", metrics[key], 0)
         writer.add_text("compare/verdict", json.dumps(report["verdict"]))
 
 
-def gated_rows(rows: list[dict], answers: list) -> list[dict]:
+def gated_rows(rows: list[dict], answers: list, floor: list[dict], threshold: float) -> list[dict]:
     """The shipped system on the test rows (predictor.answer): each text scored, for unsupported facts against what
-    may state them (a copy: this title alone; a written text: the title and the neighbours shown), with where it came
-    from and what was replaced and dropped to make it."""
+    may state them (a copy: this title and its family's facts; a written text: the title and the neighbours shown),
+    with where it came from, the gate's p, and what was replaced and dropped to make it. A copy is the floor's
+    description made this product's: it is another product's text where that description (`floor`) scores below
+    `threshold`."""
     scored = score_rows([{**r, "neighbours": a.neighbours if a.source == "written" else []} for r, a in zip(rows, answers)],
                         [a.text for a in answers], None, None)
-    for item, a in zip(scored, answers):
-        item.update(source=a.source, copied=a.source == "copied", copied_uid=a.copied_uid, similarity=a.similarity,
-                    p=a.p, swaps=a.swaps, **a.edit.record(), marked=a.edit.marked())
+    for item, a, plain in zip(scored, answers, floor):
+        item.update(source=a.source, copied_uid=a.copied_uid, similarity=a.similarity, p=a.p, swaps=a.swaps,
+                    unsupported=a.unsupported, **a.edit.record(), marked=a.edit.marked())
+        mark_copy(item, a.source == "copied", plain["rougeL"], threshold)
     return scored
 
 
-def oracle_rows(rows: list[dict], finetuned: list[dict], prompted: list[dict], predictor: Predictor) -> list[dict]:
+def alternatives(inputs: Inputs) -> dict[str, list[dict]]:
+    """Per test row, both texts a gate chooses between, as it would ship them, scored: the nearest description made
+    this product's (`copy`; empty where no row shares a word) and the fine-tune's text cleared of what its sources do
+    not state (`written`). What the oracle picks from and the test curve is drawn from; made once."""
+    if "copy" not in inputs.alternatives:
+        rows, threshold = inputs.rows, inputs.cfg.eval.near_copy_rougeL
+        near = inputs.predictor.neighbour_source.nearest(rows, 1, "test")
+        copies = [c.text if c is not None else "" for c in gate_module.copies(rows, near)]
+        copy = score_rows(rows, copies, None, None)
+        for item, plain, n in zip(copy, inputs.scored["retrieval"], near):
+            mark_copy(item, bool(n), plain["rougeL"], threshold)
+        shipped = [written_for(f["output"], p["title"], row_sources(p)).text
+                   for f, p in zip(inputs.scored["finetuned"], inputs.prompted)]
+        inputs.alternatives.update(copy=copy, written=score_rows(inputs.prompted, shipped, None, None))
+    return inputs.alternatives
+
+
+def oracle_rows(inputs: Inputs) -> list[dict]:
     """The ceiling of any gate between these two: per row, the better of the nearest description as the gate would
     ship it and the fine-tune's text as the gate would ship it, judged against the reference (not a system: it reads
     the answer)."""
-    near = predictor.neighbour_source.nearest(rows, 1, "test")
-    copies = [c.text if c is not None else "" for c in gate_module.copies(rows, near)]
-    copied = score_rows(rows, copies, None, None)
-    shipped = [written_for(f["output"], p["title"], row_sources(p)).text for f, p in zip(finetuned, prompted)]
-    written = score_rows(prompted, shipped, None, None)
-    return [c if c["rougeL"] > w["rougeL"] else w for c, w in zip(copied, written)]
+    both = alternatives(inputs)
+    return [c if c["rougeL"] > w["rougeL"] else w for c, w in zip(both["copy"], both["written"])]
 
 
-def gate_report(cfg: Config, predictor: Predictor, rows: list[dict], scored: dict) -> dict:
-    """What the gate learnt and did: its fit (cross-validated on catalogue rows; calibration), its operating point on
-    validation, and on the test rows the rows copied, precision / recall of copying (a copy is right where the
-    nearest description scores eval.near_copy_rougeL), the shipped system split by source, and what making the copies
-    this product's changed."""
-    gate = predictor.gate
+def gate_report(cfg: Config, inputs: Inputs) -> dict:
+    """What the gate learnt and did: its fit (cross-validated on catalogue rows; calibration; the operating point of
+    its precision promise), its check on validation, and on the test rows: precision and recall of copying with 95 %
+    CIs (a copy is right where the nearest description scores eval.near_copy_rougeL against the row's own), the right
+    copies' ROUGE-L as copied and as shipped (what the edits cost them), the precision–recall curve with the shipped
+    system's ROUGE-L along it, the shipped system split by source, and what making the copies this product's changed."""
+    gate, scored = inputs.predictor.gate, inputs.scored
     right = np.array([r["rougeL"] >= cfg.eval.near_copy_rougeL for r in scored["retrieval"]])
     copied = np.array([r["copied"] for r in scored["gated"]])
-    return {**gate.to_json(), "copied_test_rows": int(copied.sum()), "test_rows": len(rows),
+    found = gate_module.precision_recall(copied, right)
+    kept = copied & right
+
+    def mean_of(items: list[dict]) -> float | None:
+        picked = [r["rougeL"] for r, k in zip(items, kept) if k]
+        return float(np.mean(picked)) if picked else None
+
+    return {**gate.to_json(), "copied_test_rows": int(copied.sum()), "test_rows": len(inputs.rows),
             "test_right_rows": int(right.sum()),
-            "test_precision": float(right[copied].mean()) if copied.any() else None,
-            "test_recall": float(copied[right].mean()) if right.any() else None,
-            "by_source": by_source(scored["gated"]), "copy_edits": copy_edits(predictor, rows)}
+            "test_precision": found["precision"]["value"], "test_recall": found["recall"]["value"], "test": found,
+            # the test rows the gate copied rightly: the nearest description as it was, and as the gate shipped it
+            "right_copies": {"rows": int(kept.sum()), "plain_rougeL": mean_of(scored["retrieval"]),
+                             "shipped_rougeL": mean_of(scored["gated"])},
+            "test_curve": test_curve(gate, scored["gated"], alternatives(inputs), right),
+            "by_source": by_source(scored["gated"]), "copy_edits": copy_edits(inputs.predictor, inputs.rows)}
+
+
+def test_curve(gate, gated: list[dict], both: dict, right: np.ndarray) -> list[dict]:
+    """On the test rows, at each probability the gate could copy above: the rows copied, their precision, the recall
+    of the right copies, and the ROUGE-L the shipped system would score (a copy as the gate ships it, else the
+    fine-tune's text as shipped): the trade-off a shop picks from, the gate's own threshold among the points."""
+    p = np.array([r["p"] if r["p"] is not None else -1.0 for r in gated])
+    usable = np.array([bool(c["output"]) for c in both["copy"]])
+    copy_scores = np.array([c["rougeL"] for c in both["copy"]])
+    write_scores = np.array([w["rougeL"] for w in both["written"]])
+    curve = []
+    for t in sorted({float(x) for x in p[p >= 0]} | {min(gate.threshold, 1.0)}, reverse=True):
+        copy = (p >= t) & usable
+        curve.append({"threshold": t, "copied": int(copy.sum()),
+                      "precision": float(right[copy].mean()) if copy.any() else None,
+                      "recall": float(copy[right].mean()) if right.any() else None,
+                      "rougeL": float(np.where(copy, copy_scores, write_scores).mean())})
+    return gate_module.thin(curve)
 
 
 def by_source(gated: list[dict]) -> dict:
@@ -226,6 +283,9 @@ def by_source(gated: list[dict]) -> dict:
         items = [r for r in gated if r["source"] == source]
         out[source] = {"n": len(items), **({"rougeL": float(np.mean([r["rougeL"] for r in items])),
                                             "unsupported_rate": float(np.mean([bool(r["unsupported"]) for r in items])),
+                                            "wrong_product_rate": float(np.mean([r["wrong_product"] for r in items])),
+                                            "wrong_fact_rate": float(np.mean([bool(r["wrong_facts"]) for r in items])),
+                                            "whole_sentence_rate": float(np.mean([r["ends_whole"] for r in items])),
                                             "replaced_share": float(np.mean([bool(r["replaced"]) for r in items])),
                                             "dropped_share": float(np.mean([bool(r["dropped"]) for r in items]))}
                                            if items else {})}
@@ -235,7 +295,7 @@ def by_source(gated: list[dict]) -> dict:
 def copy_edits(predictor: Predictor, rows: list[dict]) -> dict:
     """What making a copy this product's does, on every test row's nearest description (copied or not): the plain
     copy (the floor) against the shipped one, on all rows and on the rows it changed: ROUGE-L and the share stating a
-    fact this product's title does not."""
+    fact of the copied product's own (its title states it, this product's title does not)."""
     from .evaluation import rouge_scores
     from .facts import unsupported
 
@@ -249,7 +309,8 @@ def copy_edits(predictor: Predictor, rows: list[dict]) -> dict:
             return {"rougeL": None, "unsupported_rate": None}
         scores = rouge_scores([texts[i] for i in picked], [rows[i]["content"] for i in picked])
         return {"rougeL": float(np.mean([s["rougeL"] for s in scores])),
-                "unsupported_rate": float(np.mean([bool(unsupported(texts[i], [rows[i]["title"]])) for i in picked]))}
+                "unsupported_rate": float(np.mean([bool(unsupported(texts[i], [rows[i]["title"]], own=[near[i][0]["title"]]))
+                                                   for i in picked]))}
 
     changed = [i for i in present if shipped[i].edited]
     shipped_text = {i: c.text for i, c in shipped.items()}
@@ -261,11 +322,19 @@ def copy_edits(predictor: Predictor, rows: list[dict]) -> dict:
             "changed_rows": {"plain_copy": measure(changed, plain), "shipped_copy": measure(changed, shipped_text)}}
 
 
-def best_system(report: dict) -> dict:
-    """The best system users can get (the oracle reads the answers, so it is none), with its CI against the floor."""
-    shipped = [n for n in SYSTEMS if n in report["models"] and n != "oracle"]
+def best_system(report: dict, min_precision: float) -> dict:
+    """The best system users can get: the highest ROUGE-L among those that keep the precision promise (a system that
+    copies must have its copies be this product's text at least `min_precision` of the time; the floor copies every
+    row, so it seldom does). The oracle reads the answers, so it is none. With its CI against the floor."""
+    def keeps(name: str) -> bool:
+        precision = report["models"][name].get("copy_precision")
+        return precision is None or precision >= min_precision
+
+    shipped = [n for n in SYSTEMS if n in report["models"] and n != "oracle" and keeps(n)]
     name = max(shipped, key=lambda n: report["models"][n]["rougeL"])
-    return {"name": name, "rougeL": report["models"][name]["rougeL"],
+    models = report["models"][name]
+    return {"name": name, "rougeL": models["rougeL"], "wrong_product_rate": models.get("wrong_product_rate"),
+            "wrong_fact_rate": models.get("wrong_fact_rate"), "min_precision": min_precision,
             "vs_retrieval": report["vs_retrieval"].get(name, {}).get("rougeL")}
 
 
@@ -358,8 +427,10 @@ def side_by_side_rows(baseline: list[dict], finetuned: list[dict], retrieval: li
              "floor_neighbour": r.get("neighbour_title", ""),
              "neighbours_shown": " | ".join(n["title"] for n in f.get("neighbours", ())),
              # the shipped answer: copied or written, and what was replaced and dropped to make it this product's
-             "gated_source": g["source"], "gated_replaced": g["replaced"], "gated_dropped": g["dropped"],
-             "gated_unsupported": g["unsupported"]}
+             "gated_source": g["source"], "gated_p": g["p"], "gated_wrong_product": g["wrong_product"],
+             "gated_replaced": g["replaced"], "gated_dropped": g["dropped"], "gated_unsupported": g["unsupported"],
+             # judged by the truth: the facts neither the title nor the reference states
+             "gated_wrong_facts": g["wrong_facts"], "finetuned_wrong_facts": f["wrong_facts"]}
             for b, f, r, g in zip(baseline, finetuned, retrieval, gated)]
 
 
@@ -368,18 +439,22 @@ def headline_table(report: dict):
     """metric × model, with the fine-tuned − baseline delta and its 95 % CI."""
     import pandas as pd
 
-    keys = ("rouge1", "rouge2", "rougeL", "perplexity", "stop_rate", "repetition", "length_words", "unsupported_rate")
+    keys = ("rouge1", "rouge2", "rougeL", "wrong_product_rate", "wrong_fact_rate", "whole_sentence_rate",
+            "unfounded_credit_rate", "unfounded_credit_rate_plain", "perplexity", "stop_rate", "repetition",
+            "length_words", "unsupported_rate")
     names = [n for n in SYSTEMS if n in report["models"]]
     table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in names})
-    table["delta (ft − base)"] = [report["delta"][k]["mean"] for k in keys]
-    table["95% CI"] = [f"[{report['delta'][k]['ci_low']:+.4f}, {report['delta'][k]['ci_high']:+.4f}]" for k in keys]
+    delta = report["delta"]
+    table["delta (ft − base)"] = [delta[k]["mean"] if k in delta else np.nan for k in keys]
+    table["95% CI"] = [f"[{delta[k]['ci_low']:+.4f}, {delta[k]['ci_high']:+.4f}]" if k in delta else "" for k in keys]
     return table.round(4)
 
 
 def gate_table(report: dict):
-    """The gate in numbers: what it learnt from (catalogue rows, cross-validated), its operating point on validation,
-    and on the test rows: rows copied, precision and recall of copying, gated against the fine-tune, the floor and the
-    oracle, and what making a copy this product's changed."""
+    """The gate in numbers: what it learnt from (catalogue rows, cross-validated), the operating point of its precision
+    promise, its check on validation and on the test rows (precision, recall, share copied, with 95 % CIs), the right
+    copies as copied and as shipped, gated against the fine-tune, the floor and the oracle, and what making a copy
+    this product's changed."""
     import pandas as pd
 
     gate, report_gate = report["gate"], report["gate"]["report"]
@@ -388,39 +463,101 @@ def gate_table(report: dict):
     def ci(d: dict | None) -> str:
         return "" if d is None else f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
 
-    edits = gate["copy_edits"]
+    def share(d: dict | None) -> str:
+        if not d or d.get("value") is None:
+            return "—"
+        return f"{d['value']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}] ({d['hits']} of {d['n']})"
 
-    def pair(d: dict) -> str:
-        return "—" if d["rougeL"] is None else f"{d['rougeL']:.4f}, {d['unsupported_rate']:.3f}"
+    edits, right = gate["copy_edits"], gate["right_copies"]
+    point = report_gate.get("operating_point", {})
+
+    def number(value) -> str:
+        return "—" if value is None else f"{value:.4f}"
 
     items = {
         "labelled catalogue rows (a copy's ROUGE-L, no generation)": report_gate.get("labelled_rows"),
-        "share of them whose nearest description fits": report_gate.get("right_share"),
+        "share of them whose nearest description is their product's text": report_gate.get("right_share"),
         "cross-validated AUC / log-loss": f"{report_gate.get('cv_auc', float('nan')):.3f} / "
                                           f"{report_gate.get('cv_log_loss', float('nan')):.3f}",
-        "cross-validated share copied, precision, recall": f"{report_gate.get('cv_copied_share')}, "
-                                                           f"{report_gate.get('cv_precision')}, {report_gate.get('cv_recall')}",
-        "copy when P(fits) is above": gate["threshold"],
-        "expected copy score if it fits / not": f"{gate['copy_right']:.3f} / {gate['copy_wrong']:.3f}",
-        "expected written score if it fits / not": f"{gate['write_right']:.3f} / {gate['write_wrong']:.3f}",
-        "validation: copied, gated / written / copied / oracle ROUGE-L":
-            f"{validation.get('copied')} of {validation.get('rows')}: {validation.get('gated_rougeL', 0):.4f} / "
-            f"{validation.get('written_rougeL', 0):.4f} / {validation.get('copied_rougeL', 0):.4f} / "
-            f"{validation.get('oracle_rougeL', 0):.4f}",
-        "test: rows copied": f"{gate['copied_test_rows']} of {gate['test_rows']}",
-        "test: precision, recall of copying": f"{gate['test_precision']}, {gate['test_recall']}",
+        "the promise: copies right at least": f"{gate['min_precision']:.0%} of the time",
+        "its operating point (cross-validated): p from, precision, recall":
+            f"{gate['precision_threshold']:.3f}, {point.get('precision')}, {point.get('recall')}",
+        "copy when p is at least (the promise, or the expected-score rule if higher)":
+            f"{gate['threshold']:.3f} (promise {gate['precision_threshold']:.3f}, score rule {gate['score_threshold']:.3f})",
+        "expected copy score if right / not": f"{gate['copy_right']:.3f} / {gate['copy_wrong']:.3f}",
+        "expected written score if right / not": f"{gate['write_right']:.3f} / {gate['write_wrong']:.3f}",
+        "validation: precision (95% CI)": share(validation.get("precision")),
+        "validation: recall (95% CI)": share(validation.get("recall")),
+        "validation: gated / written / copied / oracle ROUGE-L":
+            f"{validation.get('gated_rougeL', 0):.4f} / {validation.get('written_rougeL', 0):.4f} / "
+            f"{validation.get('copied_rougeL', 0):.4f} / {validation.get('oracle_rougeL', 0):.4f}",
+        "test: precision (95% CI)": share(gate["test"]["precision"]),
+        "test: recall (95% CI)": share(gate["test"]["recall"]),
+        "test: share copied (95% CI)": share(gate["test"]["copied_share"]),
+        "test: right copies, ROUGE-L as copied → as shipped":
+            f"{right['rows']} rows: {number(right['plain_rougeL'])} → {number(right['shipped_rougeL'])}",
         "gated − fine-tuned (ROUGE-L, 95% CI)": ci(report.get("gated_vs", {}).get("finetuned")),
         "gated − floor": ci(report.get("gated_vs", {}).get("retrieval")),
         "gated − oracle": ci(report.get("gated_vs", {}).get("oracle")),
-        "nearest descriptions made this product's: changed / variant swapped / fact replaced / dropped":
-            f"{edits['rows_changed']} / {edits['rows_swapped']} / {edits['rows_fact_replaced']} / "
-            f"{edits['rows_dropped']} of {edits['rows']}",
-        "plain copy (the floor): ROUGE-L, unsupported facts (vs its title)": pair(edits["plain_copy"]),
-        "shipped copy: ROUGE-L, unsupported facts": pair(edits["shipped_copy"]),
-        "on the changed rows, plain → shipped": f"{pair(edits['changed_rows']['plain_copy'])} → "
-                                               f"{pair(edits['changed_rows']['shipped_copy'])}",
+        **edit_items(edits),
     }
     return pd.DataFrame({"value": [str(v) for v in items.values()]}, index=list(items))
+
+
+def edit_items(edits: dict) -> dict:
+    """gate_table's lines on what making the nearest descriptions this product's changed."""
+    def pair(d: dict) -> str:
+        return "—" if d["rougeL"] is None else f"{d['rougeL']:.4f}, {d['unsupported_rate']:.3f}"
+
+    return {"nearest descriptions made this product's: changed / variant swapped / fact replaced / dropped":
+            f"{edits['rows_changed']} / {edits['rows_swapped']} / {edits['rows_fact_replaced']} / "
+            f"{edits['rows_dropped']} of {edits['rows']}",
+            "plain copy (the floor): ROUGE-L, a fact of the copied product's own": pair(edits["plain_copy"]),
+            "shipped copy: ROUGE-L, a fact of the copied product's own": pair(edits["shipped_copy"]),
+            "on the changed rows, plain → shipped": f"{pair(edits['changed_rows']['plain_copy'])} → "
+                                                   f"{pair(edits['changed_rows']['shipped_copy'])}"}
+
+
+def plot_precision_recall(report: dict):
+    """The trade-off a shop picks from: the gate's precision against its recall as its threshold moves, on the
+    catalogue's cross-validated labels (what the operating point was chosen on) and on the test rows, the shipped
+    system's ROUGE-L along the test curve, the promise and the gate's point marked."""
+    import matplotlib.pyplot as plt
+
+    gate = report["gate"]
+    cv, test = gate["report"].get("cv_curve", []), [c for c in gate["test_curve"] if c["precision"] is not None]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if cv:
+        left.plot([c["recall"] for c in cv], [c["precision"] for c in cv], label="catalogue (5-fold)")
+    if test:
+        left.plot([c["recall"] for c in test], [c["precision"] for c in test], "o-", ms=3, label="test rows")
+    left.axhline(gate["min_precision"], color="red", ls=":", label=f"promise: precision {gate['min_precision']:.0%}")
+    if gate["test_recall"] is not None and gate["test_precision"] is not None:
+        left.scatter([gate["test_recall"]], [gate["test_precision"]], s=80, c="k", zorder=5, label="the gate (test)")
+    left.set_xlabel("recall (right copies found)")
+    left.set_ylabel("precision (copies that are this product's text)")
+    left.set_ylim(0, 1.02)
+    left.legend(loc="lower left", fontsize=8)
+    curve = [c for c in gate["test_curve"] if c["recall"] is not None]
+    if curve:  # the same thresholds, by the recall they give: what the shipped text scores along the curve
+        right.plot([c["recall"] for c in curve], [c["rougeL"] for c in curve], "o-", ms=3, color="C1")
+        point = min(curve, key=lambda c: abs(c["threshold"] - min(gate["threshold"], 1.0)))
+        right.scatter([point["recall"]], [point["rougeL"]], s=80, c="k", zorder=5,
+                      label=f"the gate: copies at p >= {gate['threshold']:.2f}")
+        right.legend(fontsize=8)
+    right.set_xlabel("recall (right copies found)")
+    right.set_ylabel("shipped ROUGE-L on the test rows")
+    fig.tight_layout()
+    return fig
+
+
+def readable(frame, width: str = "32em"):
+    """A table of texts that reads: long text columns wrap at `width`, none squeezed to one word a line (a pandas
+    Styler: the notebook's HTML copy keeps it)."""
+    texts = [c for c in frame.columns if frame[c].dtype == object]
+    return (frame.style.format(precision=4)
+            .set_properties(subset=texts, **{"white-space": "normal", "min-width": "14em", "max-width": width,
+                                             "text-align": "left", "vertical-align": "top"}))
 
 
 def source_table(report: dict):
@@ -431,7 +568,10 @@ def source_table(report: dict):
 
     split = report["gate"]["by_source"]
     return pd.DataFrame({source: {"rows": part["n"], "ROUGE-L": part.get("rougeL", np.nan),
-                                  "unsupported facts": part.get("unsupported_rate", np.nan),
+                                  "wrong products": part.get("wrong_product_rate", np.nan),
+                                  "wrong facts": part.get("wrong_fact_rate", np.nan),
+                                  "ends whole": part.get("whole_sentence_rate", np.nan),
+                                  "unsupported by its sources": part.get("unsupported_rate", np.nan),
                                   "a fact replaced": part.get("replaced_share", np.nan),
                                   "a sentence or words dropped": part.get("dropped_share", np.nan)}
                          for source, part in split.items()}).T.round(4)
@@ -466,7 +606,7 @@ def plot_calibration(report: dict):
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     if bins:
         ax.scatter([b["predicted"] for b in bins], [b["observed"] for b in bins], s=[10 + b["rows"] ** 0.5 * 4 for b in bins])
-    ax.axvline(min(report["gate"]["threshold"], 1.0), color="red", ls=":", label="copy above this p")
+    ax.axvline(min(report["gate"]["threshold"], 1.0), color="red", ls=":", label="copy at p at least this")
     ax.set_xlabel("predicted P(the nearest description fits)")
     ax.set_ylabel("observed share that fits")
     ax.set_title("gate calibration (5-fold, catalogue rows)")

@@ -47,6 +47,9 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "train.num_processes": 1,      # one process, as before it existed
     "eval.no_repeat_ngram_scope": "prompt_and_output",  # transformers' no_repeat_ngram_size, as before it existed
     "eval.lora_weights": "unmerged",  # PEFT's adapter on top, as before it existed (auto moves compare and the demo)
+    "data.trim_to_sentence": False,   # descriptions as cleaned and capped, as before it existed
+    "prompt.max_title_tokens": None,  # no title cut where a prompt is made (describe and the page cut at 96 then)
+    "gate.min_precision": 0.0,        # no precision promise: the expected-score rule alone, as the gate was
 }
 # Keys that change how a stage runs, never what it writes: left out of every hash (eval.num_processes splits the
 # generation over processes batch by batch, and the gathered predictions equal one process's; demo.max_queue is the
@@ -70,6 +73,7 @@ class DataParams:
     strip_tags: bool
     dedupe_titles: bool
     drop_title_echo: bool
+    trim_to_sentence: bool
     read_block_bytes: int
     workers: int
     scanner: Literal["auto", "c", "python"]
@@ -82,6 +86,7 @@ class PromptParams:
     instructions: dict[str, str]
     fields: dict[str, str]
     neighbours: dict[str, str]
+    max_title_tokens: Optional[int]
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,6 @@ class EvalParams:
 @dataclass(frozen=True)
 class DescribeParams:
     chunk_rows: int
-    max_title_tokens: int
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,11 @@ class RetrievalParams:
     description_tokens: int
     candidates: int
     max_term_rows: Optional[int]
+
+
+@dataclass(frozen=True)
+class GateParams:
+    min_precision: float
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,7 @@ class Config:
     train: TrainParams
     eval: EvalParams
     retrieval: RetrievalParams
+    gate: GateParams
     demo: DemoParams
     describe: DescribeParams
     paths: PathsParams
@@ -258,6 +268,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainParams,
     "eval": EvalParams,
     "retrieval": RetrievalParams,
+    "gate": GateParams,
     "demo": DemoParams,
     "describe": DescribeParams,
     "paths": PathsParams,
@@ -446,8 +457,13 @@ def _check_values(cfg: Config) -> None:
         positive(f"train.{key}", getattr(cfg.train, key))
     for key in ("batch_size", "max_new_tokens", "bootstrap_samples"):
         positive(f"eval.{key}", getattr(cfg.eval, key))
-    for key in ("chunk_rows", "max_title_tokens"):
-        positive(f"describe.{key}", getattr(cfg.describe, key))
+    positive("describe.chunk_rows", cfg.describe.chunk_rows)
+    if cfg.prompt.max_title_tokens is not None:
+        positive("prompt.max_title_tokens (or null: never cut)", cfg.prompt.max_title_tokens)
+    if (cfg.prompt.max_title_tokens or 0) > cfg.train.max_seq_len // 2:
+        # the rest of a training example is the template, the neighbours and the description itself
+        raise ConfigError(f"prompt.max_title_tokens ({cfg.prompt.max_title_tokens}) must be at most half of "
+                          f"train.max_seq_len ({cfg.train.max_seq_len}): a title may not take a training example's room")
     positive("train.num_processes", cfg.train.num_processes)
     positive("eval.num_processes", cfg.eval.num_processes)
     if cfg.retrieval.k < 0:
@@ -459,6 +475,8 @@ def _check_values(cfg: Config) -> None:
         positive("retrieval.max_term_rows (or null: keep every term)", cfg.retrieval.max_term_rows)
     positive("retrieval.description_tokens", cfg.retrieval.description_tokens)
     positive("demo.max_queue", cfg.demo.max_queue)
+    if not 0.0 <= cfg.gate.min_precision <= 1.0:
+        raise ConfigError(f"gate.min_precision must be in [0, 1] (0: no promise), got {cfg.gate.min_precision}")
     if set(cfg.prompt.neighbours) != {"title", "description"}:
         raise ConfigError("prompt.neighbours must give two labels: {title: ..., description: ...}")
     positive("lora.r", cfg.lora.r)

@@ -9,15 +9,17 @@ accounting), a JSONL or CSV with a `title` column (`uid`, `content` optional), o
 `--missing-only` keeps the rows whose content is empty after cleaning: the catalogue's gap (a third of trn.json).
 
 Each row gets the system compare scores as `gated` (descgen/predictor.py `answer`): the nearest catalogue row's
-description, adapted to the row's variant, where the copy-or-write gate (gate.json beside the adapter, fitted by
-compare) expects it to score more than writing; else the fine-tune's text with compare's prompt, neighbours (the
-whole catalogue, validation and test rows included: never the row itself), decoding and stop tokens. So for a test
-row describe writes compare's prediction. `--write-only` writes every row with the fine-tune (compare's `finetuned`),
-`--base` with the base model (compare's `baseline_rag`). Output, in input order, one JSON line a row: uid, title,
-description, source (copied | written), copied_uid and similarity (copied), stopped and new_tokens (written),
-unsupported (numbers / units / sizes its sources do not state: descgen/facts.py), neighbours (the uids a prompt
-showed). Beside it OUT.summary.json: rows read, written, copied, skipped by cause with line numbers, rows/s,
-tokens/s, the adapter, the gate and the params hash.
+description, made this product's, where the copy-or-write gate (gate.json beside the adapter, fitted by compare)
+finds it this product's text with the promised precision (gate.min_precision); else the fine-tune's text with
+compare's prompt, neighbours (the whole catalogue, validation and test rows included: never the row itself), decoding
+and stop tokens, cut back to its last whole sentence. So for a test row describe writes compare's prediction.
+`--write-only` writes every row with the fine-tune (compare's `finetuned`), `--base` with the base model (compare's
+`baseline_rag`). Output, in input order, one JSON line a row: uid, title, description, source (copied | written),
+p_same_product (the gate's probability that the nearest description is this product's), copied_uid and similarity
+(copied), stopped and new_tokens (written), unsupported (facts its sources do not state: descgen/facts.py),
+neighbours (the uids a prompt showed). Beside it OUT.summary.json: rows read, written, copied, skipped by cause with
+line numbers, the whole-sentence rate, the gate's promise, rows/s, tokens/s, the adapter, the gate and the params
+hash.
 
 Resumable, nothing lost: rows are read in chunks of describe.chunk_rows; a finished chunk is appended to OUT and
 flushed to disk, then OUT.progress.json records it. After a crash (or kill -9) a rerun cuts OUT back to the last
@@ -45,19 +47,18 @@ from typing import Iterator
 import orjson
 import xxhash
 
-from . import config, distributed, local_models, modeling, retrieval, stages
+from . import config, distributed, local_models, modeling, retrieval, sentences, stages
 from .clean import clean_text
 from .config import Config, ConfigError
-from .facts import unsupported
 from .generate import Generation, decoding_kwargs
 from .io import atomic_write_json, hash_into, read_json
 from . import gate as gate_module
-from .predictor import Answer, Predictor, Prompter, answer_rows, cut_title
+from .predictor import Answer, Predictor, Prompter, answer_rows
 from .progress import Progress
 from .scan import EXAMPLES_PER_REASON, read_records
 
 # what the output depends on: a change to any of these makes another file, so an old OUT is refused
-DESCRIBE_PARAMS = ("model", "prompt", "eval", "retrieval", "train.max_seq_len", "describe", "data.decode_html",
+DESCRIBE_PARAMS = ("model", "prompt", "eval", "retrieval", "gate", "train.max_seq_len", "describe", "data.decode_html",
                    "data.strip_tags")
 
 
@@ -153,8 +154,9 @@ class HFEngine:
         self.predictor = Predictor.load(cfg, adapter=not base)
         self.tokenizer, self.base, self.write_only = self.predictor.tokenizer, base, write_only or base
         self.lora_weights = self.predictor.lora_weights
-        if not self.write_only:
-            self.predictor.gate  # noqa: B018 - read now: a missing gate.json is said before any row is read
+        self.promise = None
+        if not self.write_only:  # read now: a missing gate.json is said before any row is read
+            self.promise = self.predictor.gate.promise()
 
     def __call__(self, rows: list[dict]) -> list[Answer]:
         # each process describes whole chunks of its own (run()), so no process splits a chunk's batches with another
@@ -201,6 +203,7 @@ class VLLMEngine:
         self.lora_weights = None if base else "vllm-lora"  # vLLM's own LoRA kernels, unchanged
         self.lora = None if base else LoRARequest("descgen", 1, str(stages.require(cfg, "adapter_config").parent))
         self.gate = None if base or write_only else gate_module.read(stages.require(cfg, "gate"))
+        self.promise = self.gate.promise() if self.gate is not None else None
         self.llm = LLM(model=cfg.model_path, revision=cfg.model.revision, dtype=modeling.dtype_name(cfg),
                        enable_lora=not base, max_lora_rank=max(cfg.lora.r, 8),
                        max_model_len=cfg.train.max_seq_len + cfg.eval.max_new_tokens, seed=cfg.eval.seed)
@@ -291,7 +294,7 @@ def summary_path(output: Path) -> Path:
 
 
 COUNTERS = ("rows_written", "new_tokens", "stopped", "unsupported_rows", "titles_truncated", "copied", "swapped_rows",
-            "fact_replaced_rows", "dropped_rows")
+            "fact_replaced_rows", "dropped_rows", "whole_rows", "empty_rows")
 
 
 def resume_point(output: Path, ident: dict) -> dict:
@@ -327,7 +330,9 @@ def output_row(row: dict, answer: Answer) -> dict:
     stopped and new tokens, and the neighbours the prompt showed), what was replaced and dropped to make it this
     product's, and the facts it states that its sources do not (a copy: its title alone)."""
     item = {"uid": row["uid"], "title": row["title"], "description": answer.text, "source": answer.source,
-            "unsupported": unsupported(answer.text, answer.sources)}
+            "unsupported": answer.unsupported}
+    if answer.p is not None:  # the gate's probability that the nearest description is this product's text
+        item["p_same_product"] = round(answer.p, 4)
     if answer.source == "copied":
         item.update(copied_uid=answer.copied_uid, similarity=round(answer.similarity, 4), swaps=answer.swaps)
     else:
@@ -336,16 +341,16 @@ def output_row(row: dict, answer: Answer) -> dict:
             item["neighbours"] = [n["uid"] for n in answer.neighbours]
     if answer.edit.edited:
         item.update(answer.edit.record())
-    if row.get("title_truncated"):
+    if answer.title_truncated:  # the text was written for its first prompt.max_title_tokens tokens
         item["title_truncated"] = True
     return item
 
 
 def describe_chunk(cfg: Config, engine, chunk: list[dict]) -> tuple[list[dict], dict]:
-    """One chunk, start to end: titles cut to describe.max_title_tokens, then copy or write (neighbours, the gate,
-    prompts, texts); the output rows and the chunk's counters."""
+    """One chunk, start to end: copy or write (neighbours found from the whole title, the title cut to
+    prompt.max_title_tokens for everything after, the gate, prompts, texts); the output rows and the chunk's
+    counters."""
     tick = time.perf_counter()
-    chunk = [cut_title(engine.tokenizer, row, cfg.describe.max_title_tokens) for row in chunk]
     answers = engine(chunk)
     items = [output_row(row, answer) for row, answer in zip(chunk, answers)]
     written = [a.generation for a in answers if a.generation is not None]
@@ -355,6 +360,9 @@ def describe_chunk(cfg: Config, engine, chunk: list[dict]) -> tuple[list[dict], 
               "copied": sum(a.source == "copied" for a in answers), "swapped_rows": sum(a.swaps > 0 for a in answers),
               "fact_replaced_rows": sum(a.edit.facts_replaced > 0 for a in answers),
               "dropped_rows": sum(bool(a.edit.dropped) for a in answers),
+              # texts that end with a whole sentence, and rows left with no text that could be published
+              "whole_rows": sum(sentences.ends_whole(a.text) for a in answers),
+              "empty_rows": sum(not a.text for a in answers),
               "generate_s": time.perf_counter() - tick}
     return items, counts
 
@@ -456,6 +464,11 @@ def make_summary(cfg: Config, args: argparse.Namespace, engine, ident: dict, sta
         "facts_replaced_rows": state.get("fact_replaced_rows", 0), "dropped_rows": state.get("dropped_rows", 0),
         "stop_rate": state["stopped"] / (written - state["copied"]) if written > state["copied"] else None,
         "unsupported_rate": state["unsupported_rows"] / written if written else None,
+        # descriptions that end with a whole sentence (a cut one is shipped up to its last), and rows with none left
+        "whole_sentence_rate": state.get("whole_rows", 0) / written if written else None,
+        "empty_rows": state.get("empty_rows", 0),
+        # each copy's p is in its row (p_same_product); this is the promise every copy was made under
+        "promise": getattr(engine, "promise", None),
         "rows_per_s": written / generate_s if generate_s else None,
         "tokens_per_s": state["new_tokens"] / generate_s if generate_s else None, "generate_s": generate_s,
         "wall_s": wall_s, "engine": args.engine, "not_applied": getattr(engine, "not_applied", []),

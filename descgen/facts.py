@@ -16,8 +16,22 @@ A fact is one of:
 - a format: hardcover, paperback, Kindle edition, audio CD, vinyl, MP3, DVD, Blu-ray, audiobook, large print, board
   book (a book's or a record's edition).
 
-Each fact has a **kind** (volume, length, weight, count, time, colour, format, size, number, ...): a copy's fact of a
-kind the title also states can take the title's value (descgen/copyedit.py); a bare number has none.
+- a credit: praise given a source, quoted or not, the source before or after it ("“A triumph.” — The Daily
+  Planet", "A delightful novel - The Times", "“Gripping” The New Yorker", "says Jane Doe", "Praise for The Glass
+  Orchard:"); supported when the sources state the source's words. A made-up endorsement is the worst fact a shop can
+  publish: real book and record descriptions are editorial reviews made of such quotes, so a model learns their form
+  and fills in famous names, and a copied blurb carries its own book's endorsements onto another.
+- a name: a run of capitalised words that does not open a sentence (a person, a publication, a brand, a place, a
+  series: "New York Times", "Bramble & Co", "Carson Ryder"); supported when the sources state each of its words, in
+  any case: the title's own words, the rows shown and, for a reviewer, the reference are no names to flag. Words
+  that another fact covers ("Neon Pink", "Hardcover") are that fact, not a name.
+
+Each fact has a **kind** (volume, length, weight, count, time, colour, format, size, number, credit, name, ...): a
+copy's fact of a kind the title also states can take the title's value (descgen/copyedit.py); a bare number, a name
+and a credit have none.
+
+Praise is never carried from another product: the neighbours a written text was shown support its facts, but not
+through their credits (`row_sources` leaves those out).
 
 Deliberately simple and explainable: no spelled-out numbers, no unit conversion, one word list per kind. The rate it
 gives (share of rows with at least one unsupported fact) is the same measure for every system, so it ranks them
@@ -70,6 +84,110 @@ _COLOUR_RUN = re.compile(rf"(?<![A-Za-z])(?:(?:{_COLOUR_WORD})[ -])*(?:{'|'.join
                          rf"(?![A-Za-z])", re.IGNORECASE)
 
 
+# ------------------------------------------------------------------------------------------ credits and names
+_CONNECTORS = frozenset("of the and for de la von van &".split())
+# function words: a run of nothing else is no name, whatever its capitals ("This", "Our", "I'm" opening a sentence that
+# lost its full stop). A short list of our own: scikit-learn's ENGLISH_STOP_WORDS costs 2 s of imports in every
+# process that reads a fact (sklearn.feature_extraction pulls in scipy.stats)
+_STOP_WORDS = frozenset("""a about above after again all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each every few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
+off on once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves m s d ll ve re t""".split())
+# a full stop after these ends no sentence ("No. 5", "Vol. 2", "Dr. Seuss"), and alone they name nothing
+ABBREVIATIONS = frozenset("no vol vols st dr mr mrs ms jr sr inc ltd co vs etc eg ie approx fig pp ed eds".split())
+# a capitalised word of letters (a code with digits, "VG-10", "IPX7", is no name), or an initial ("J. A. Kerley")
+_CAPITALISED = r"[A-Z](?:[^\W\d_]|['’.-])*[^\W\d_'’](?![\w-])|[A-Z]\.?(?![\w-])"
+# a source's or a name's words: capitalised words, "of" / "the" / "and" / "&" between them
+_RUN = rf"(?:{_CAPITALISED})(?:(?:\s+(?:of|the|and|for|de|la|von|van|&))*\s+(?:{_CAPITALISED}))*"
+_SOURCE = rf"(?P<source>{_RUN}(?:,\s*{_RUN})?)"
+_OPEN_QUOTE, _CLOSE_QUOTE = "“\"‘'", "”\"’'"
+_QUOTE = rf"[{_OPEN_QUOTE}][^“”\"]{{2,400}}?[{_CLOSE_QUOTE}]"
+_DASH = r"(?:—|–|--|-)"
+_SPACED_DASH = r"(?:\s*[—–]\s*|\s+--?\s+)"  # between words a hyphen is a dash only with spaces ("34-Ounce" is none)
+_CREDITS = [
+    # "“A triumph.” — The Daily Planet", "'A delightful novel' - The Times"
+    re.compile(rf"{_QUOTE}\s*,?\s*{_DASH}\s*{_SOURCE}"),
+    # "A delightful novel. — The Times" / "A delightful novel - The Times": a sentence credited after a dash
+    re.compile(rf"(?:(?<=^)|(?<=[.!?]\s))(?P<praise>[^.!?—–]{{3,300}}?[.!?]?){_SPACED_DASH}{_SOURCE}(?=\s*[.!?]?\s*(?:$|[A-Z“\"]))"),
+    # "“Gripping” The New Yorker.": a quote followed by its source, at a sentence's end
+    re.compile(rf"{_QUOTE}\s+{_SOURCE}(?=\s*[.!?]?\s*(?:$|[“\"]))"),
+    # "says The New Yorker", "according to Jane Doe", "writes Jane Doe of The Times"
+    re.compile(rf"\b(?:says|said|writes|wrote|raves|hails|according to|praised by|acclaimed by)\s+{_SOURCE}"),
+    # "The New Yorker calls it “…”", "Jane Doe says"
+    re.compile(rf"{_SOURCE}\s+(?:says|said|writes|wrote|calls it|called it|raves|hails|praises)\b"),
+    # "Praise for The Glass Orchard:" (the work praised: another book's name when copied)
+    re.compile(rf"\bPraise for\s+{_SOURCE}\s*:"),
+]
+_NAME = re.compile(rf"(?<![\w'’-]){_RUN}")
+# what every credit pattern above needs: a quote, a dash, or one of their verbs
+_MAY_CREDIT = re.compile(r"[“\"‘—–]|(?<!\w)'|\s--?\s|\b(?:says|said|writes|wrote|raves|hails|according|praised|"
+                         r"acclaimed|calls|called|praises|Praise)\b")
+# what may stand before a sentence's first word: a sentence end, an opening quote or bracket, a colon, a dash, a bullet
+_OPENER_BEFORE = re.compile(rf"(?:^|[.!?:;•*|{_OPEN_QUOTE}(\[{{]|{_DASH}|[.!?][{_CLOSE_QUOTE})\]]+)\s*$")
+
+
+def _word_keys(text: str) -> tuple[str, ...]:
+    """A name's or a source's words as keys ("word:times"), connectors left out: supported by any text stating them."""
+    return tuple(f"word:{w}" for w in _WORD.findall(text.lower()) if w not in _CONNECTORS)
+
+
+def credit_facts(text: str) -> list[Fact]:
+    """The credits of `text` (possibly overlapping: `find` keeps the widest)."""
+    if not _MAY_CREDIT.search(text):  # no quote, dash or verb of praise: no credit (most texts; ~10x less work)
+        return []
+    found = []
+    for pattern in _CREDITS:
+        for m in pattern.finditer(text):
+            keys = _word_keys(m.group("source"))
+            if keys:
+                found.append(Fact(m.start(), m.end(), m.group(0), keys, frozenset({"credit"})))
+    return found
+
+
+def _name_facts(text: str, covered: list[Fact]) -> list[Fact]:
+    """Runs of capitalised words outside the spans of other facts; a run's first word is left out where it opens a
+    sentence (after a sentence end, an opening quote, a colon or a dash: capitalised by grammar, not by name)."""
+    pieces, at = [], 0
+    for fact in sorted(covered, key=lambda f: f.start):  # a mark no run crosses: "Neon Pink Tutu" is a colour and a "Tutu"
+        pieces += [text[at:fact.start], "\x00" * (fact.end - fact.start)]
+        at = fact.end
+    masked = "".join(pieces) + text[at:]
+    found = []
+    for m in _NAME.finditer(masked):
+        start, run = m.start(), m.group(0)
+        if _OPENER_BEFORE.search(masked[max(start - 12, 0):start]) and (start <= 12 or masked[start - 12:start].strip()):
+            first = re.match(r"\S+\s*", run)
+            start, run = start + first.end(), run[first.end():]
+            lead = re.match(r"(?:(?:of|the|and|for|de|la|von|van|&)\s+)*", run)  # "Bramble & Co": "& " leads
+            start, run = start + lead.end(), run[lead.end():]
+        run = run.rstrip(".")
+        # a heading run into its text ("<b>Ballet Tutu</b> Designed for recitals", "… Dripper This press"): a last word
+        # that is a function word, or a participle before a lower-case word, opens the next sentence
+        while " " in run:
+            head, last = run.rsplit(" ", 1)
+            if not (last.lower() in _STOP_WORDS or (last.lower().endswith(("ed", "ing"))
+                                                    and masked[start + len(run):start + len(run) + 2][1:].islower())):
+                break
+            run = head.rstrip(" &")
+        if len(run) < 2 or not run[0].isupper() or run.lower() in ABBREVIATIONS or run.isupper() \
+                or set(_WORD.findall(run.lower())) <= _STOP_WORDS:
+            continue  # an acronym (USB-C, LED, BPA) is a spec; "This", "I'm" a sentence's first word without its stop
+        keys = _word_keys(run)
+        if keys:
+            found.append(Fact(start, start + len(run), run, keys, frozenset({"name"})))
+    return found
+
+
+def without_credits(text: str) -> str:
+    """`text` with every credit (praise and its source) taken out: what another product's description may support
+    in a text written for this one (its praise is its own)."""
+    for fact in sorted(credit_facts(text), key=lambda f: -f.start):
+        text = text[:fact.start] + text[fact.end:]
+    return text
+
+
 def _phrases(table) -> re.Pattern:
     alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(table, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
@@ -79,6 +197,7 @@ _SIZE_WORD = _phrases(_SIZE_WORDS)
 _FORMAT = _phrases(_FORMATS)
 _WORD = re.compile(r"[a-z0-9]+")
 _DIGIT = re.compile(r"\d")
+_UPPER = re.compile(r"[A-Z]")
 # every word (as _WORD splits it) of the size and format phrases: a text with none has no such fact
 _SIZE_FIRST = frozenset(_WORD.findall(" ".join(_SIZE_WORDS)))
 _FORMAT_FIRST = frozenset(_WORD.findall(" ".join(_FORMATS)))
@@ -117,6 +236,12 @@ def _colour_facts(text: str) -> list[Fact]:
 def find(text: str) -> list[Fact]:
     """Every fact of `text`, in order, none overlapping another (the longest wins: "large print" is a format, not a
     size; "Size 10" a size, not the number 10)."""
+    return list(_find(text))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _find(text: str) -> tuple[Fact, ...]:
+    """`find`, kept: a copy's edits read a title, a sentence and the text again round after round."""
     candidates = []
     # each pattern only where a word it needs is present: a set lookup per word instead of a long alternation tried
     # at every character (~4x faster on a description; describe reads every copy it weighs)
@@ -139,11 +264,21 @@ def find(text: str) -> list[Fact]:
             candidates.append(Fact(m.start(), m.end(), m.group(0), (f"format:{name}",), frozenset({"format"})))
     if words & COLOURS:
         candidates += _colour_facts(text)
+    if _UPPER.search(text):
+        candidates += credit_facts(text)
+    kept = _widest(candidates)
+    if _UPPER.search(text):
+        kept = _widest(kept + _name_facts(text, kept))
+    return tuple(sorted(kept, key=lambda f: f.start))
+
+
+def _widest(candidates: list[Fact]) -> list[Fact]:
+    """The candidates none of which overlaps another, the longest first (on a tie the one found first)."""
     kept: list[Fact] = []
     for fact in sorted(candidates, key=lambda f: (-(f.end - f.start), f.start)):
         if all(fact.end <= k.start or fact.start >= k.end for k in kept):
             kept.append(fact)
-    return sorted(kept, key=lambda f: f.start)
+    return kept
 
 
 def supported_keys(sources: list[str]) -> set[str]:
@@ -157,34 +292,45 @@ def supported_keys(sources: list[str]) -> set[str]:
 
 @functools.lru_cache(maxsize=65_536)
 def _keys_of(source: str) -> frozenset[str]:
-    """One source's keys: cached, as a title is read once for its copy and again for every check of it."""
+    """One source's keys: cached, as a title is read once for its copy and again for every check of it. Every word
+    it states supports a name or a credit's source of that word."""
     keys = {key for fact in find(source) for key in fact.keys}
     keys.update(f"size:{k}" for k in list(keys) if ":" not in k)
     keys.update(k.split(":", 1)[1] for k in list(keys) if k.startswith("size:"))
+    keys.update(f"word:{w}" for w in _WORD.findall(source.lower()))
     return frozenset(keys)
 
 
-def unsupported_facts(text: str, sources: list[str]) -> list[Fact]:
-    """The facts of `text` some key of which no source states, in order."""
+def unsupported_facts(text: str, sources: list[str], own: list[str] | None = None) -> list[Fact]:
+    """The facts of `text` some key of which no source states, in order. `own`: a copy's check (descgen/copyedit.py):
+    only the facts these (the copied row's own title) state are its product's own; every other fact of a copied
+    description is its family's (a series' founding year, a boxed set's page count) and stands."""
     known = supported_keys(sources)
-    return [fact for fact in find(text) if not set(fact.keys) <= known]
+    mine = supported_keys(own) if own is not None else None
+    return [fact for fact in find(text) if not set(fact.keys) <= known and (mine is None or set(fact.keys) <= mine)]
 
 
-def unsupported(text: str, sources: list[str]) -> list[str]:
+def unsupported(text: str, sources: list[str], own: list[str] | None = None) -> list[str]:
     """The facts of `text` (as written, each once, in order) that no source states."""
     seen, out = set(), []
-    for fact in unsupported_facts(text, sources):
+    for fact in unsupported_facts(text, sources, own):
         if fact.keys not in seen:
             seen.add(fact.keys)
             out.append(fact.written)
     return out
 
 
-def highlighted(text: str, sources: list[str], label: str = "unsupported") -> list[tuple[str, str | None]]:
+def credits(text: str) -> list[str]:
+    """The credits of `text` (praise with its source), as written, as `find` keeps them."""
+    return [fact.written for fact in find(text) if "credit" in fact.kinds]
+
+
+def highlighted(text: str, sources: list[str], label: str = "unsupported",
+                own: list[str] | None = None) -> list[tuple[str, str | None]]:
     """`text` in pieces, each unsupported fact's span labelled and the rest not: what a page highlights. The pieces
     join back to `text` exactly."""
     pieces, at = [], 0
-    for fact in unsupported_facts(text, sources):
+    for fact in unsupported_facts(text, sources, own):
         if fact.start > at:
             pieces.append((text[at:fact.start], None))
         pieces.append((text[fact.start:fact.end], label))
@@ -195,14 +341,20 @@ def highlighted(text: str, sources: list[str], label: str = "unsupported") -> li
 
 
 def row_sources(row: dict) -> list[str]:
-    """What a model was given for `row`: its title and the neighbours shown in its prompt (title + description)."""
+    """What a model was given for `row`: its title and the neighbours shown in its prompt (title + description, the
+    description's credits left out: another product's praise is its own)."""
     sources = [row.get("title") or ""]
     for neighbour in row.get("neighbours") or ():
-        sources += [neighbour.get("title") or "", neighbour.get("content") or ""]
+        sources += [neighbour.get("title") or "", without_credits(neighbour.get("content") or "")]
     return sources
 
 
 def sources_of(row: dict, copied: bool) -> list[str]:
-    """What may support the facts of the text shipped for `row`: a copy rests on this product's title alone (the row
-    it was copied from is another product); a written text on the title and the neighbours its prompt showed."""
+    """What may support the facts of the text shipped for `row`: a copy rests on this product's title (and on its
+    family's facts: `own_of`); a written text on the title and the neighbours its prompt showed."""
     return [row.get("title") or ""] if copied else row_sources(row)
+
+
+def truth_sources(row: dict) -> list[str]:
+    """What a reviewer holding the product's real description judges a text by: its title and that description."""
+    return [row.get("title") or "", row.get("content") or row.get("reference") or ""]

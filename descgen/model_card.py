@@ -100,30 +100,46 @@ def evaluation_section(compare: dict | None) -> list[str]:
              f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
              f"{compare['decoding']['no_repeat_ngram_size']} {scope}, at most {compare['decoding']['max_new_tokens']} "
              "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
-             "| system | ROUGE-L | stop rate | unsupported facts | vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
-             "|---|---:|---:|---:|---|---|"]
+             "| system | ROUGE-L | wrong products | wrong facts | whole sentences | stop rate | vs base model (ROUGE-L) "
+             "| vs retrieval floor (ROUGE-L) |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
     for name, label in SYSTEM_NAMES.items():
         if name in compare["models"]:
             lines.append(_system_row(label, compare["models"][name], compare["vs_baseline"].get(name, {}).get("rougeL"),
                                      compare["vs_retrieval"].get(name, {}).get("rougeL")))
     verdict = compare["verdict"]
     lines += ["", f"Verdict: the fine-tune against the base model **{verdict['vs_baseline_rougeL']}**; against "
-              f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. \"Unsupported facts\": share of outputs "
-              "stating a number, unit, size, count, colour or format that their sources do not (a copy: its own title; "
-              "a written text: the title and the neighbours shown).", ""]
+              f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. Judged by the true descriptions: "
+              "\"wrong products\" is the share of rows whose text is a copy of another product's description (one "
+              "scoring below 0.5 ROUGE-L against the row's own); \"wrong facts\" the share stating a fact (a number, "
+              "size, colour, format, name or credited praise) that neither the title nor the real description states; "
+              "\"whole sentences\" the share ending with one.", ""]
+    gate = compare.get("gate") or {}
+    if gate.get("test"):
+        found = gate["test"]
+        lines += [f"The gate copies only where the nearest description is this product's text with "
+                  f"{gate['min_precision']:.0%} precision (chosen on catalogue rows): on the test rows it copied "
+                  f"{gate['copied_test_rows']} of {gate['test_rows']}, precision {_share(found['precision'])}, "
+                  f"recall {_share(found['recall'])}.", ""]
     best = compare.get("best")
     if best:
         floor = f", {_ci(best['vs_retrieval'])} against the floor" if best.get("vs_retrieval") else ""
-        lines += [f"**Best system: {SYSTEM_NAMES.get(best['name'], best['name'])}**, ROUGE-L "
-                  f"{best['rougeL']:.4f}{floor}. `python -m descgen.describe` and `python -m descgen.app` "
+        lines += [f"**Best system keeping the precision promise: {SYSTEM_NAMES.get(best['name'], best['name'])}**, "
+                  f"ROUGE-L {best['rougeL']:.4f}{floor}. `python -m descgen.describe` and `python -m descgen.app` "
                   "write with it.", ""]
     return lines
 
 
+def _share(d: dict) -> str:
+    return "–" if d["value"] is None else f"{d['value']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+
+
 def _system_row(label: str, metrics: dict, vs_base: dict | None, vs_floor: dict | None) -> str:
-    stop = f"{metrics['stop_rate']:.2f}" if "stop_rate" in metrics else "–"
-    unsupported = f"{metrics['unsupported_rate']:.2f}" if "unsupported_rate" in metrics else "–"
-    return (f"| {label} | {metrics['rougeL']:.4f} | {stop} | {unsupported} | "
+    def rate(key: str) -> str:
+        return f"{metrics[key]:.2f}" if metrics.get(key) is not None else "–"
+
+    return (f"| {label} | {metrics['rougeL']:.4f} | {rate('wrong_product_rate')} | {rate('wrong_fact_rate')} | "
+            f"{rate('whole_sentence_rate')} | {rate('stop_rate')} | "
             f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
 
 

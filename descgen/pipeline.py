@@ -381,26 +381,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def headline(cfg: Config) -> str:
-    """The run's result in a few lines (ROUGE-L per system with its CI against the baseline, stop rate) and where
-    its notebooks, curves and adapter are."""
+    """The run's result in a few lines (ROUGE-L per system with its CI against the baseline beside its wrong-product,
+    wrong-fact, whole-sentence and stop rates; the gate's precision and recall) and where its notebooks, curves and
+    adapter are."""
     from .stages import path
 
     lines = [""]
     report_path = path(cfg, "compare_report")
     report = read_json(report_path) if report_path.exists() else {}
     if {"n", "models", "vs_baseline", "verdict"} <= set(report):
-        lines.append(f"ROUGE-L on {report['n']} test rows (95% CI of the difference from the baseline):")
+        lines.append(f"On {report['n']} test rows: ROUGE-L (95% CI of the difference from the baseline), and what a shop "
+                     "cannot publish, judged by the true descriptions:")
+        lines.append(f"  {'system':<13} {'ROUGE-L':<7}  {'vs baseline':<28} {'wrong product':>13} {'wrong fact':>10}"
+                     f" {'whole':>6} {'stop':>5}")
         for name, metrics in report["models"].items():
             ci = report["vs_baseline"].get(name, {}).get("rougeL")
             delta = f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else ""
-            stop = f"stop rate {metrics['stop_rate']:.0%}" if "stop_rate" in metrics else ""
-            lines.append(f"  {name:<13} {metrics['rougeL']:.4f}  {delta:<28} {stop}")
+            stop = f"{metrics['stop_rate']:.0%}" if "stop_rate" in metrics else ""
+            rates = (f"{metrics.get('wrong_product_rate', 0):>13.1%} {metrics.get('wrong_fact_rate', 0):>10.1%}"
+                     f" {metrics.get('whole_sentence_rate', 0):>6.0%}")
+            lines.append(f"  {name:<13} {metrics['rougeL']:.4f}   {delta:<28} {rates} {stop:>5}")
         lines.append(f"  verdict: {', '.join(f'{k} {v}' for k, v in report['verdict'].items())}")
+        gate = report.get("gate") or {}
+        if gate.get("test"):
+            found = gate["test"]
+            lines.append("  the gate's copies: " + ", ".join(
+                f"{key} {found[key]['value']:.2f} [{found[key]['ci_low']:.2f}, {found[key]['ci_high']:.2f}]"
+                for key in ("precision", "recall") if found[key]["value"] is not None)
+                + f" (promised precision {gate['min_precision']:.0%}; {gate['copied_test_rows']} of "
+                f"{gate['test_rows']} rows copied)")
         best = report.get("best")
         if best:
             ci = best.get("vs_retrieval")
             floor = f", vs the floor {ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else ""
-            lines.append(f"  best system: {best['name']} {best['rougeL']:.4f}{floor} (what describe and the app write)")
+            lines.append(f"  best system keeping the precision promise: {best['name']} {best['rougeL']:.4f}{floor}, "
+                         f"wrong products {best.get('wrong_product_rate') or 0:.1%}, wrong facts "
+                         f"{best.get('wrong_fact_rate') or 0:.1%} (what describe and the app write)")
     lines += [f"executed notebooks: {_rel(cfg.outputs_dir / 'notebooks')}/ (+ .html, .log)",
               f"curves: tensorboard --logdir {_rel(cfg.outputs_dir / 'tensorboard')}",
               f"adapter + model card: {_rel(cfg.adapter_dir)}/"]

@@ -44,7 +44,7 @@ from .copyedit import Edited, copy_for, written_for
 from .generate import Generation, decode_new_tokens, decoding_kwargs, length_batches
 from .losses import PadCollator, nll_from_hidden
 from .progress import Progress
-from .prompts import encode_examples, prompt_text, training_examples
+from .prompts import Examples, cut_titles, encode_examples, prompt_text, training_examples
 
 
 @dataclass
@@ -55,11 +55,13 @@ class Answer:
     source: str                    # "copied" (a catalogue row's description, made this product's) or "written"
     copied_uid: str | None         # the catalogue row copied
     similarity: float | None       # of the nearest catalogue row (None: no row shares a word with the title)
-    p: float | None                # the gate's probability that the nearest description fits
+    p: float | None                # the gate's probability that the nearest description is this product's text
     generation: Generation | None  # written rows: stopped, new tokens, the model's own text
     neighbours: list[dict]         # written rows: the neighbours shown in the prompt; copied: the row copied
     edit: Edited                   # what was swapped, replaced and dropped to make `text` (copyedit)
-    title: str = ""                # the title the text is for (what its facts are judged against)
+    title: str = ""                # the title the text is for (what its facts are judged against), as the prompt shows it
+    title_truncated: bool = False  # that title was cut to prompt.max_title_tokens
+    promise: str | None = None     # the gate's promise in force (Gate.promise), where a gate decided
 
     @property
     def swaps(self) -> int:
@@ -67,21 +69,37 @@ class Answer:
 
     @property
     def sources(self) -> list[str]:
-        """What may state this text's facts: the title alone for a copy, + the neighbours shown for a written text."""
+        """What may state this text's facts: the title for a copy (with its family's facts: `own`), + the neighbours
+        shown (their praise left out) for a written text."""
         return facts.sources_of({"title": self.title, "neighbours": self.neighbours}, self.source == "copied")
 
     @property
+    def own(self) -> list[str] | None:
+        """A copy's: the copied row's own title, whose facts alone are that product's (facts.unsupported_facts)."""
+        return [self.neighbours[0]["title"]] if self.source == "copied" else None
+
+    @property
+    def unsupported(self) -> list[str]:
+        """The facts of the text its sources do not state (none once shipped: the edits cleared them)."""
+        return facts.unsupported(self.text, self.sources, self.own)
+
+    @property
     def source_line(self) -> str:
-        """Where the text came from, in words: 'copied from B0... (similarity 0.91, p 0.87; 1 replaced, 1 dropped)'
-        or 'written ...'."""
-        p = f"p {self.p:.2f}" if self.p is not None else "no catalogue row shares a word with the title"
+        """Where the text came from, in words: 'copied from B0…: 94 % likely the same product's text (similarity
+        0.91; 1 replaced; the gate copies only where …)' or 'written by the fine-tune …'."""
         edits = [f"{len(self.edit.replaced)} replaced"] * bool(self.edit.replaced) + \
-            [f"{len(self.edit.dropped)} dropped for stating what this title does not"] * bool(self.edit.dropped)
+            [f"{len(self.edit.dropped)} dropped"] * bool(self.edit.dropped)
         edited = f"; {', '.join(edits)}" if edits else ""
+        promise = f"; the gate {self.promise}" if self.promise else ""
         if self.source == "copied":
-            return f"copied from {self.copied_uid} (similarity {self.similarity:.2f}, {p}{edited})"
-        return f"written by the fine-tune ({p} that the nearest description fits{edited})" if self.p is not None \
-            else f"written by the fine-tune ({p}{edited})"
+            return (f"copied from {self.copied_uid}: {self.p:.0%} likely the same product's text (similarity "
+                    f"{self.similarity:.2f}{edited}{promise})")
+        if self.p is None:
+            return f"written by the fine-tune (no catalogue row shares a word with the title{edited})"
+        return (f"written by the fine-tune: the nearest description is {self.p:.0%} likely this product's text "
+                f"({edited.lstrip('; ')}{'; ' if edited else ''}the gate {self.promise})" if self.promise else
+                f"written by the fine-tune: the nearest description is {self.p:.0%} likely this product's text"
+                f"{edited}")
 
 
 class Prompter:
@@ -100,30 +118,39 @@ class Prompter:
             self._neighbour_source = retrieval.NeighbourSource.load(self.cfg)
         return self._neighbour_source
 
+    def cut(self, rows: list[dict]) -> list[dict]:
+        """The rows with every title over prompt.max_title_tokens cut to them (`prompts.cut_titles`, flagged
+        `title_truncated`): what a prompt shows of a title, wherever one is made."""
+        return cut_titles(self.tokenizer, rows, self.cfg.prompt.max_title_tokens)
+
     def prompted(self, rows: list[dict], split: str | None = None, for_training: bool = False) -> list[dict]:
-        """`rows` with their neighbours as every prompt shows them: the retrieval.k nearest catalogue rows at least
-        retrieval.min_similarity similar, cut to leave the answer its room (the row's own description in training,
-        eval.max_new_tokens otherwise). `split` names the prepare split the rows are. k = 0: the rows as they are,
-        the plain prompt."""
+        """`rows` with their titles cut (`cut`) and their neighbours as every prompt shows them: the retrieval.k
+        nearest catalogue rows (found from the whole title) at least retrieval.min_similarity similar, cut to leave the
+        answer its room (the row's own description in training, eval.max_new_tokens otherwise). `split` names the
+        prepare split the rows are. k = 0: no neighbours, the plain prompt."""
         if not self.cfg.retrieval.k:
-            return list(rows)
+            return self.cut(rows)
         found = self.neighbour_source.nearest(rows, self.cfg.retrieval.k, split)
-        return retrieval.fit(self.cfg, self.tokenizer, rows, found, for_training)
+        return retrieval.fit(self.cfg, self.tokenizer, self.cut(rows), found, for_training)
 
     def prompts(self, prompted: list[dict]) -> list[str]:
         """The text each row is continued from: what HF generate and vLLM (describe --engine vllm) both get."""
         return [prompt_text(self.tokenizer, self.cfg.prompt, row) for row in prompted]
 
-    def examples(self, rows: list[dict], split: str | None = None) -> tuple[list[dict], list, list[int]]:
-        """Training examples of `rows` (prompts as `prompted(..., for_training=True)` builds them): (rows with their
-        neighbours, prompts.Example list, untruncated token lengths)."""
+    def examples(self, rows: list[dict], split: str | None = None) -> Examples:
+        """Training examples of `rows` (titles cut, prompts as `prompted(..., for_training=True)` builds them): the rows
+        kept with their neighbours, their examples and untruncated token lengths, and the rows skipped
+        (prompts.training_examples)."""
         cfg = self.cfg
         near = None
         if cfg.retrieval.k:
             found = self.neighbour_source.nearest(rows, cfg.retrieval.k, split)
             near = [[n for n in row_near if n["similarity"] >= cfg.retrieval.min_similarity] for row_near in found]
-        return training_examples(self.tokenizer, cfg.prompt, rows, near, cfg.train.max_seq_len,
+        rows = self.cut(rows)
+        made = training_examples(self.tokenizer, cfg.prompt, rows, near, cfg.train.max_seq_len,
                                  cfg.retrieval.description_tokens)
+        made.titles_cut = sum(bool(row.get("title_truncated")) for row in rows)
+        return made
 
 
 class Predictor:
@@ -290,15 +317,6 @@ class Predictor:
         return self.model, contextlib.nullcontext()
 
 
-def cut_title(tokenizer, row: dict, max_tokens: int) -> dict:
-    """A title over describe.max_title_tokens, cut to it at a token boundary and flagged (`title_truncated`): the
-    prompt must leave room for the neighbours and the answer (describe's rows, the web app's typed titles)."""
-    ids = tokenizer(row["title"], add_special_tokens=False)["input_ids"]
-    if len(ids) <= max_tokens:
-        return row
-    return dict(row, title=tokenizer.decode(ids[:max_tokens]).strip(), title_truncated=True)
-
-
 def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, generate) -> list[Answer]:
     """Copy or write, row by row (`Predictor.answer`; describe's vLLM engine brings its own `generate`, a function
     of prompted rows). `gate` None: the model's own text on every row (compare's `finetuned` and `baseline_rag`).
@@ -308,17 +326,19 @@ def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, g
     cfg = prompter.cfg
     if gate is None:
         prompted = prompter.prompted(rows, split)
-        return [Answer(g.text, "written", None, None, None, g, row.get("neighbours") or [], Edited(g.text), row["title"])
-                for g, row in zip(generate(prompted), prompted)]
+        return [Answer(g.text, "written", None, None, None, g, row.get("neighbours") or [], Edited(g.text), row["title"],
+                       bool(row.get("title_truncated"))) for g, row in zip(generate(prompted), prompted)]
     source = prompter.neighbour_source
-    near = source.nearest(rows, cfg.retrieval.candidates, split)
+    near = source.nearest(rows, cfg.retrieval.candidates, split)  # found from the whole title, as prepare finds them
+    rows = prompter.cut(rows)
     shipped = gate_module.copies(rows, near)
     copied: dict[int, dict] = {}
     with_neighbours = [i for i, n in enumerate(near) if n]
     if with_neighbours:
-        x = np.stack([gate_module.features(rows[i]["title"], near[i], source.description_rows, shipped[i])
+        x = np.stack([gate_module.features(rows[i], near[i], source.description_rows, shipped[i])
                       for i in with_neighbours])
         copied = {i: d for i, d in zip(with_neighbours, gate.decide(x))}
+    promise = gate.promise()
     written = [i for i in range(len(rows)) if not (copied.get(i, {}).get("copy") and shipped[i].text)]
     # the neighbours the prompt shows are the first retrieval.k of these (one order, whatever the count asked)
     prompted = (retrieval.fit(cfg, prompter.tokenizer, [rows[i] for i in written],
@@ -331,19 +351,21 @@ def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, g
         first = near[i][0] if near[i] else None
         if i in texts:
             generation, prompt_row = texts[i]
-            answers.append(written_answer(prompt_row, generation, first and first["similarity"], p))
+            answers.append(written_answer(prompt_row, generation, first and first["similarity"], p, promise))
         else:
             answers.append(Answer(shipped[i].text, "copied", first["uid"], first["similarity"], p, None, [first],
-                                  shipped[i], row["title"]))
+                                  shipped[i], row["title"], bool(row.get("title_truncated")), promise))
     return answers
 
 
-def written_answer(prompt_row: dict, generation: Generation, similarity: float | None, p: float | None) -> Answer:
+def written_answer(prompt_row: dict, generation: Generation, similarity: float | None, p: float | None,
+                   promise: str | None = None) -> Answer:
     """The model's text for a prompted row as shipped: every fact its title and the neighbours shown do not state
-    replaced by the title's value or dropped."""
+    dropped, and cut back to its last whole sentence."""
     neighbours = prompt_row.get("neighbours") or []
     edit = written_for(generation.text, prompt_row["title"], facts.row_sources(prompt_row))
-    return Answer(edit.text, "written", None, similarity, p, generation, neighbours, edit, prompt_row["title"])
+    return Answer(edit.text, "written", None, similarity, p, generation, neighbours, edit, prompt_row["title"],
+                  bool(prompt_row.get("title_truncated")), promise)
 
 
 # ------------------------------------------------------------------------------------------ command line
@@ -378,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         answers = predictor.answer(rows)
         texts = [a.text for a in answers]
-        sources = [f"copied from {a.copied_uid}" if a.source == "copied" else "written by the fine-tune" for a in answers]
+        sources = [a.source_line for a in answers]
     for title, text, source in zip(args.titles, texts, sources):
         print(f"# {title}  [{source}]\n{text}\n")
     return 0

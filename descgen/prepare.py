@@ -7,6 +7,7 @@ the notebook's tables and plots.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from . import retrieval, stages
+from . import retrieval, sentences, stages
 from .clean import cap_chars, title_key
 from .config import Config, DataParams, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
@@ -48,9 +49,9 @@ def run(cfg: Config) -> PrepareResult:
     phases: dict[str, float] = {}
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".scan-", dir=cfg.data_dir) as parts:
-        scanned, test_scan = scan_source(cfg, Path(parts), phases)
+        scanned, test_scan, sampled = scan_source(cfg, Path(parts), phases)
         splits, leakage_removed = assign_splits(scanned.candidates, test_scan.candidates if test_scan else None, data)
-        truncated = cap_contents(splits, data.max_content_chars)
+        truncated = sum(row.pop("capped") for rows in splits.values() for row in rows or ())
         tick = time.perf_counter()
         catalogue = write_catalogue(cfg, scanned, splits)
         phases["catalogue_s"] = time.perf_counter() - tick
@@ -64,6 +65,7 @@ def run(cfg: Config) -> PrepareResult:
 
     report = dict(scanned.report)
     report["content_truncated"] = truncated
+    report["descriptions"] = descriptions_report(report, catalogue.get("finished"), sampled)
     report["leakage_removed"] = leakage_removed
     report["split_sizes"] = {"train": catalogue["train_rows"], "validation": len(splits["validation"]),
                              "test": len(splits["test"])}
@@ -82,6 +84,11 @@ def run(cfg: Config) -> PrepareResult:
     return PrepareResult(report, {k: v for k, v in splits.items() if v is not None}, scanned.lengths, sample)
 
 
+def read_report(cfg: Config) -> dict:
+    """prepare's report (the funnel, the descriptions trimmed, the token-length sample's counts)."""
+    return orjson.loads(stages.require(cfg, "prepare_report").read_bytes())
+
+
 def scan_source(cfg: Config, parts: Path, phases: dict):
     """The merged scan of data.path (its survivors written to `parts`) and of data.test_path when set. The scan keeps
     the lowest-ranked eligible rows as the sample's candidates; with too few (a duplicate-heavy head of the ranking
@@ -98,12 +105,68 @@ def scan_source(cfg: Config, parts: Path, phases: dict):
     while True:
         t0 = time.perf_counter()
         scanned = merge(scan_file(source, data, keep, parts), data)
+        sampled = finish_rows(scanned.candidates, data)
         phases["scan_s"] = time.perf_counter() - t0
         if len(scanned.candidates) >= need + (data.n_test if test_source else 0) or not scanned.may_have_more:
             break
         keep *= 4
     test_scan = merge(scan_file(test_source, data, 2 * data.n_test + 1000), data) if test_source else None
-    return scanned, test_scan
+    if test_scan:
+        finish_rows(test_scan.candidates, data)
+    return scanned, test_scan, sampled
+
+
+# ------------------------------------------------------------------------------------------ whole descriptions
+@dataclass
+class Finished:
+    """What finishing the described rows did (`finish_content`)."""
+    rows: int = 0
+    stopped_mid_sentence: int = 0   # content, as cleaned, that stops mid-sentence (the dataset cut it)
+    capped: int = 0                 # cut at data.max_content_chars
+    trimmed: int = 0                # cut back to their last whole sentence (a capped text's cut included)
+    dropped: int = 0                # left shorter than data.min_content_chars: no whole sentence to learn from
+
+
+def finish_content(text: str, data: DataParams, counts: Finished) -> tuple[str | None, bool]:
+    """A described row's content as every stage reads it: cut at data.max_content_chars (a word boundary), then, with
+    data.trim_to_sentence, back to its last whole sentence (descgen/sentences.py), so no target teaches a model to
+    stop mid-sentence and no copy ends mid-sentence. (content, capped); None when what is left is shorter than
+    data.min_content_chars: the row is dropped, and counted."""
+    counts.rows += 1
+    whole = sentences.ends_whole(text)
+    counts.stopped_mid_sentence += not whole
+    finished, capped = cap_chars(text, data.max_content_chars)
+    counts.capped += capped
+    if data.trim_to_sentence and (capped or not whole):
+        finished, cut = sentences.trim(finished)
+        counts.trimmed += cut
+        if len(finished) < data.min_content_chars:
+            counts.dropped += 1
+            return None, capped
+    return finished, capped
+
+
+def finish_rows(rows: list[dict], data: DataParams) -> Finished:
+    """`finish_content` on each row, in place (its `capped` flag set), the rows it drops removed."""
+    counts, kept = Finished(), []
+    for row in rows:
+        row["content"], row["capped"] = finish_content(row["content"], data, counts)
+        if row["content"] is not None:
+            kept.append(row)
+    rows[:] = kept
+    return counts
+
+
+def descriptions_report(report: dict, finished: Finished | None, sampled: Finished) -> dict:
+    """The prepare report's `descriptions`: how many described rows stop mid-sentence, were capped, trimmed to
+    their last whole sentence, or dropped for having none. Counted over every eligible row where the catalogue holds
+    them all (the funnel then shows the drops as `no_whole_sentence`), else over the sample's candidates."""
+    counts, over = (finished, "every eligible row") if finished is not None else (sampled, "the sample's candidates")
+    if finished is not None:
+        report["dropped"]["no_whole_sentence"] = finished.dropped
+        report["eligible"] -= finished.dropped
+    return {"counted_over": over, **dataclasses.asdict(counts),
+            "stopped_mid_sentence_share": counts.stopped_mid_sentence / counts.rows if counts.rows else 0.0}
 
 
 def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, data: DataParams):
@@ -138,15 +201,6 @@ def assign_splits(candidates: list[dict], test_candidates: list[dict] | None, da
         leakage_removed
 
 
-def cap_contents(splits: dict, limit: int | None) -> int:
-    truncated = 0
-    for rows in splits.values():
-        for row in rows or ():
-            row["content"], cut = cap_chars(row["content"], limit)
-            truncated += cut
-    return truncated
-
-
 def write_catalogue(cfg: Config, scanned, splits: dict) -> dict:
     """catalogue.arrow (descgen/retrieval.py): with retrieval.source catalogue, every eligible row in rank order,
     those not held out first, then the validation and test rows and every row sharing their normalised title; with
@@ -157,7 +211,7 @@ def write_catalogue(cfg: Config, scanned, splits: dict) -> dict:
     whole_train = splits["train"] is None
     if cfg.retrieval.source == "train" and not whole_train:
         rows = splits["train"]
-        meta = retrieval.write_catalogue(cfg, [_columns(rows)], len(rows), 0)
+        meta = retrieval.write_catalogue(cfg, [("shown", _columns(rows))])
         return dict(meta, train_rows=len(rows))
     import pyarrow as pa
 
@@ -170,25 +224,28 @@ def write_catalogue(cfg: Config, scanned, splits: dict) -> dict:
              for name, mask in (("shown", shown), ("held", held))}
     if cfg.retrieval.source == "train":  # the whole train split, no held-out part
         order["held"] = order["held"][:0]
-    limit = cfg.data.max_content_chars
     train_file = _JsonlWriter(stages.path(cfg, "train_split")) if whole_train else None
+    finished = Finished()
 
     def batches():
         for name in ("shown", "held"):
             for start in range(0, len(order[name]), BATCH_ROWS):
                 taken = survivors.take(order[name][start:start + BATCH_ROWS]).to_pydict()
-                batch = {"uid": taken["uid"], "title": taken["title"],
-                         "content": [cap_chars(c, limit)[0] for c in taken["content"]]}
+                contents = [finish_content(c, cfg.data, finished)[0] for c in taken["content"]]
+                kept = [i for i, c in enumerate(contents) if c is not None]  # no whole sentence left: dropped
+                batch = {"uid": [taken["uid"][i] for i in kept], "title": [taken["title"][i] for i in kept],
+                         "content": [contents[i] for i in kept]}
                 if train_file is not None and name == "shown":
                     train_file.write(batch)
-                yield batch
+                yield name, batch
 
     try:
-        meta = retrieval.write_catalogue(cfg, batches(), len(order["shown"]), len(order["held"]))
+        meta = retrieval.write_catalogue(cfg, batches())
     finally:
         if train_file is not None:
             train_file.close()
-    return dict(meta, train_rows=len(order["shown"]) if whole_train else len(splits["train"]))
+    return dict(meta, train_rows=meta["catalogue_rows"] if whole_train else len(splits["train"]),
+                finished=finished)
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:
@@ -285,10 +342,19 @@ def plot_lengths(lengths: dict):
 
 def token_lengths(cfg: Config, tokenizer, rows: list[dict]) -> np.ndarray:
     """Prompt + description token count of each formatted training example (untruncated), with the neighbours
-    training shows when retrieval.k > 0 (cut to leave the description its room): what training builds."""
+    training shows when retrieval.k > 0 (cut to leave the description its room): what training builds. Titles over
+    prompt.max_title_tokens are cut, and a row whose prompt would leave its description no room is skipped, as in
+    training: both counted in the prepare report (`token_lengths`), never raised."""
     from .predictor import Prompter
 
-    return np.array(Prompter(cfg, tokenizer).examples(rows, "train")[2])
+    made = Prompter(cfg, tokenizer).examples(rows, "train")
+    path = stages.path(cfg, "prepare_report")
+    if path.exists():
+        report = orjson.loads(path.read_bytes())
+        report["token_lengths"] = {"rows": len(rows), "titles_cut": made.titles_cut, "rows_skipped": len(made.skipped),
+                                   "max_title_tokens": cfg.prompt.max_title_tokens}
+        atomic_write_json(path, report)
+    return np.array(made.lengths)
 
 
 def coverage_table(token_counts: np.ndarray, max_seq_len: int):

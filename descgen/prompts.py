@@ -117,12 +117,26 @@ def answer_tokens(tokenizer, prompt: PromptParams, rows: list[dict]) -> list[int
     return [len(ids) for ids in _ids(tokenizer, texts)]
 
 
+def _backend(tokenizer):
+    """The Rust tokenizer behind a fast tokenizer (None for a slow one), with padding and truncation off. A call such
+    as `tokenizer(texts, padding=True)` (generation's batches) leaves padding switched on in the Rust tokenizer until
+    transformers' next call resets it, so a direct `encode_batch` after generating padded every text to the batch's
+    longest: a reference's prompt took its completion's length (found when a long title's row made it raise)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        if backend.padding is not None:
+            backend.no_padding()
+        if backend.truncation is not None:
+            backend.no_truncation()
+    return backend
+
+
 def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids of many texts in one call: a fast tokenizer encodes a batch at ~1/10 the per-call cost of one text
     at a time (that was ~0.2 ms a call, most of a training row's preparation at 1.3 M rows)."""
     if not texts:
         return []
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = _backend(tokenizer)
     if backend is not None:  # the Rust tokenizer itself: the same ids without transformers' per-text conversion
         return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
     # add_special_tokens=False: the template already holds every special token it wants
@@ -132,13 +146,71 @@ def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
 def _decode(tokenizer, ids: list[list[int]]) -> list[str]:
     """`tokenizer.decode` of each, in one call to the Rust tokenizer where transformers would change nothing after it
     (no clean-up of spaces): its per-call conversion of the ids was ~1/20 of building a training example."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = _backend(tokenizer)
     if backend is not None and getattr(tokenizer, "clean_up_tokenization_spaces", None) is False:
         return backend.decode_batch(ids, skip_special_tokens=False)
     return [tokenizer.decode(one) for one in ids]
 
 
 MIN_NEIGHBOUR_TOKENS = 8  # a neighbour cut below this many description tokens says too little to be worth showing
+# a training row must keep this many tokens of its description (or all of a shorter one) after its prompt: fewer
+# teach nothing of the description, and such a row is skipped and counted (`Examples.skipped`), never raised
+MIN_ANSWER_TOKENS = 16
+
+
+# ------------------------------------------------------------------------------------------ one rule for a long title
+def cut_titles(tokenizer, rows: list[dict], max_tokens: int | None) -> list[dict]:
+    """Each row whose title is over `max_tokens` tokens with its title cut to them at a word boundary and flagged
+    (`title_truncated`); the others as they are. The one rule for a long title, wherever a prompt is made: prepare's
+    token lengths, training, baseline, compare, describe and the web page (prompt.max_title_tokens). Real titles are
+    ~20 tokens; trn.json's longest run to several hundred, which would leave a 512-token example no room for its
+    description. Retrieval still reads the whole title: only what the model is shown is cut.
+
+    A title of at most `max_tokens` bytes is never tokenized (every token holds at least one byte), so a batch of real
+    titles costs a length check each. The cut ends where the max_tokens-th token ends, moved back to the space before a
+    word that token splits ("…tonor43 jv" is cut before "jv", not inside it); a title with no space there (one long
+    word) is cut at the token. Cutting is idempotent: a cut title is not cut again. `max_tokens` None: never cut."""
+    if max_tokens is None:
+        return list(rows)
+    long = [i for i, row in enumerate(rows) if len(str(row["title"]).encode()) > max_tokens]
+    if not long:
+        return list(rows)
+    out = list(rows)
+    for i, title in zip(long, _cut_texts(tokenizer, [str(rows[i]["title"]) for i in long], max_tokens)):
+        if title is not None:
+            out[i] = dict(rows[i], title=title, title_truncated=True)
+    return out
+
+
+def cut_title(tokenizer, row: dict, max_tokens: int | None) -> dict:
+    """`cut_titles` of one row."""
+    return cut_titles(tokenizer, [row], max_tokens)[0]
+
+
+def _cut_texts(tokenizer, texts: list[str], max_tokens: int) -> list[str | None]:
+    """Each text cut to at most max_tokens tokens at a word boundary (None: it fits as it is)."""
+    backend = _backend(tokenizer)
+    if backend is not None:  # character offsets come with fast (Rust) tokenizers
+        encodings = backend.encode_batch(texts, add_special_tokens=False)
+        ends = [None if len(e.ids) <= max_tokens else e.offsets[max_tokens - 1][1] for e in encodings]
+    else:
+        ends = [None if len(ids) <= max_tokens else len(tokenizer.decode(ids[:max_tokens]))
+                for ids in _ids(tokenizer, texts)]
+    out: list[str | None] = []
+    for text, end in zip(texts, ends):
+        if end is None:
+            out.append(None)
+            continue
+        while True:
+            cut = text[:end]
+            if end < len(text) and not text[end].isspace() and " " in cut.strip():
+                cut = cut.rstrip()[:cut.rstrip().rfind(" ")]  # the token ends inside a word: cut before that word
+            cut = cut.rstrip(" ,;:-/(&+")
+            if not cut or len(_ids(tokenizer, [cut])[0]) <= max_tokens:
+                break
+            end = len(cut) - 1  # re-tokenizing merged across the cut: one more word off
+        out.append(cut or text[:end])
+    return out
 
 
 def fit_neighbours(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]],
@@ -200,7 +272,7 @@ def _leading_ids(tokenizer, texts: list[str], n: int) -> list[tuple[list[int], b
     prefix_chars = 6 * n  # a tokenizer makes a token of ~4 characters of English (~3 of made-up words)
     out: list[tuple[list[int], bool] | None] = [None] * len(texts)
     long = [i for i, t in enumerate(texts) if len(t) > prefix_chars]
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = _backend(tokenizer)
     if long and backend is not None:  # offsets come with fast (Rust) tokenizers only
         prefixes = [texts[i][:prefix_chars] for i in long]
         for i, prefix, encoding in zip(long, prefixes, backend.encode_batch(prefixes, add_special_tokens=False)):
@@ -229,13 +301,27 @@ class Example:
         return next((i for i, label in enumerate(self.labels) if label != IGNORE_INDEX), len(self.labels))
 
 
+@dataclass
+class Examples:
+    """Training examples of some rows: the rows with their neighbours fitted, each row's example and untruncated
+    length, for the rows kept; and the rows skipped (their positions in the rows given), whose prompt leaves no room
+    for MIN_ANSWER_TOKENS of their description even with every neighbour left out."""
+    rows: list[dict]
+    examples: list[Example]
+    lengths: list[int]
+    skipped: list[int]
+    titles_cut: int = 0  # of the rows given, those whose title was cut to prompt.max_title_tokens (Prompter.examples)
+
+
 def training_examples(tokenizer, prompt: PromptParams, rows: list[dict], neighbours: list[list[dict]] | None,
-                      max_seq_len: int, description_tokens: int) -> tuple[list[dict], list[Example], list[int]]:
+                      max_seq_len: int, description_tokens: int) -> Examples:
     """Training examples with their neighbours fitted (None: no neighbours, the plain prompt): each row's completion
     is tokenized once (its length sizes the neighbours' room), each bare prompt once (it says whether a neighbour can
     fit at all, and is the prompt of a row that shows none; a fitted trial's ids are kept), a neighbour's description
-    only as far as it can be shown. (rows with neighbours, examples, untruncated lengths.)
-    Equal to `fit_neighbours` then `encode_examples` (tests/test_prompts.py), at ~1/2 the tokenizer's work."""
+    only as far as it can be shown. A row whose bare prompt leaves no room for MIN_ANSWER_TOKENS of its description
+    (or all of a shorter one) is skipped and counted, never raised: one row must not stop a run of 1.48 M.
+    Equal to `fit_neighbours` then `encode_examples` on the rows kept (tests/test_prompts.py), at ~1/2 the tokenizer's
+    work."""
     tails = [completion_text(tokenizer, prompt, row) for row in rows]
     tail_ids = _ids(tokenizer, tails)
     if neighbours is None:
@@ -255,15 +341,16 @@ def training_examples(tokenizer, prompt: PromptParams, rows: list[dict], neighbo
             fitted[i] = row
             if ids is not None:
                 prompt_ids[i] = ids
-    examples, lengths = [], []
-    for row, head, tail in zip(fitted, prompt_ids, tail_ids):
+    out = Examples([], [], [], [])
+    for i, (row, head, tail) in enumerate(zip(fitted, prompt_ids, tail_ids)):
         room = max_seq_len - len(head)
-        if room <= 0:
-            raise ValueError(f"prompt for {str(row.get('title'))[:60]!r} is {len(head)} tokens, over "
-                             f"max_seq_len={max_seq_len}")
-        examples.append(Example(head + tail[:room], [IGNORE_INDEX] * len(head) + tail[:room], len(tail) > room))
-        lengths.append(len(head) + len(tail))
-    return fitted, examples, lengths
+        if room < min(MIN_ANSWER_TOKENS, len(tail)):
+            out.skipped.append(i)
+            continue
+        out.rows.append(row)
+        out.examples.append(Example(head + tail[:room], [IGNORE_INDEX] * len(head) + tail[:room], len(tail) > room))
+        out.lengths.append(len(head) + len(tail))
+    return out
 
 
 def encode_example(tokenizer, prompt: PromptParams, row: dict, max_seq_len: int) -> Example:

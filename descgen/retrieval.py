@@ -70,10 +70,10 @@ def uid_hash(uid) -> int:
 
 
 # ------------------------------------------------------------------------------------------ the catalogue file
-def write_catalogue(cfg: Config, batches: Iterable[dict[str, list]], catalogue_rows: int, held_out_rows: int) -> dict:
-    """Write catalogue.arrow from column batches ({uid, title, content} lists; the catalogue part first, then the
-    held-out part), then its meta (format, part sizes, digest of the rows; recorded again in the index and the
-    neighbour file, which are refused for any other catalogue)."""
+def write_catalogue(cfg: Config, batches: Iterable[tuple[str, dict[str, list]]]) -> dict:
+    """Write catalogue.arrow from (part, column batch) pairs ({uid, title, content} lists; part "shown" for the
+    catalogue part, then "held" for the held-out part), then its meta (format, part sizes, digest of the rows;
+    recorded again in the index and the neighbour file, which are refused for any other catalogue)."""
     import pyarrow as pa
 
     path = stages.path(cfg, "catalogue")
@@ -82,9 +82,11 @@ def write_catalogue(cfg: Config, batches: Iterable[dict[str, list]], catalogue_r
     digest = xxhash.xxh3_64()
     tmp = path.with_name(f".{path.name}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
+    written = {"shown": 0, "held": 0}
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        for batch in batches:
+        for part, batch in batches:
+            if part == "shown" and written["held"]:
+                raise RuntimeError("catalogue: a row of the catalogue part came after the held-out part")
             keys = np.fromiter((key_hash(t) for t in batch["title"]), np.uint64, len(batch["title"]))
             contents = np.fromiter((content_hash(c) for c in batch["content"]), np.uint64, len(batch["content"]))
             for uid, title, content in zip(batch["uid"], batch["title"], batch["content"]):
@@ -92,10 +94,8 @@ def write_catalogue(cfg: Config, batches: Iterable[dict[str, list]], catalogue_r
             writer.write_batch(pa.record_batch([pa.array(batch["uid"], pa.string()), pa.array(batch["title"]),
                                                 pa.array(batch["content"]), pa.array(keys), pa.array(contents)],
                                                schema=schema))
-            written += len(keys)
-    if written != catalogue_rows + held_out_rows:
-        raise RuntimeError(f"catalogue: wrote {written} rows, expected {catalogue_rows} + {held_out_rows}")
-    meta = {"format": FORMAT, "catalogue_rows": catalogue_rows, "held_out_rows": held_out_rows,
+            written[part] += len(keys)
+    meta = {"format": FORMAT, "catalogue_rows": written["shown"], "held_out_rows": written["held"],
             "digest": digest.hexdigest()}
     tmp.replace(path)
     atomic_write_json(stages.path(cfg, "catalogue_meta"), meta)

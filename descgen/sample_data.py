@@ -1,30 +1,38 @@
 """Write the bundled sample: a small deterministic file in trn.json's exact schema, nothing copied from it.
 
 It stands in for the real file in CI and the cpu profile, so it copies the real file's *statistics* (measured on
-350 train / 120 test rows of the real trn.json with SmolLM2), not only its schema, and the trade-off copy-or-write
-meets there: a right copy scores far above what a small model writes, a wrong one a little below it.
+350 train / 120 test rows of the real trn.json with SmolLM2, and told in DEVELOPERS.md), not only its schema, and what
+copy-or-write meets there: a right copy is this product's text, a wrong one another product's, and ROUGE-L scores the
+wrong one about as well as a written text.
 
-- **Product lines.** ~15 % of real described rows have a nearest neighbour whose description scores >= 0.5 ROUGE-L
-  against theirs (a sibling: another colour, size or format; a series blurb), ~0.86 on average. Here a product line is
-  3-5 variants, each under its own uid and title; they share one description in which each variant names its own
-  size or colour, and half the variants word one claim their own way. Half the products carry a series name of
-  their maker's in the title (one rare word a line shares, as "Chambord" does). On the cpu profile's splits: 20 %
-  of test rows (32 of 160), 0.74 (descriptions are short, 3-6 sentences, so one reworded claim weighs more than on
-  real rows).
-- **Everything else is another product's text.** Outside the siblings the nearest real title's description overlaps
+- **Families.** ~15 % of real described rows have a nearest neighbour whose description scores >= 0.5 ROUGE-L
+  against theirs, mostly one description that a series or a product's editions share word for word (a right copy
+  ~0.98). Here 11 % of rows are in families sharing one description verbatim (a book series under its bracketed name,
+  "The Glass Orchard (Harbor Saga Book 2)"; a record's formats; a maker's collection), whose text states facts that
+  are the family's and no member's title (the series' founding year, a boxed set's page count, "Small in size, yet
+  large in what it does"), and 4 % in product lines whose variants' descriptions name each its own size or colour.
+  Every family and line has a rare name of its maker's in its titles (a series, a model name). On the cpu profile's
+  splits: 18 % of test rows (29 of 160) find a family member first, 0.92 on average, 20 of them word for word.
+- **Look-alikes.** Another maker's product of the same kind with the same variant, or the same maker's other product
+  of that kind, shares most title words and is no family: its description is another product's. Telling the two
+  apart is the copy-or-write gate's job (descgen/gate.py: 0.90 precision at 0.76 recall, cross-validated).
+- **Everything else is another product's text.** Outside the families the nearest real title's description overlaps
   the true one ~0.11 ROUGE-L, a little below what the fine-tune writes. Here ten makers each write in a house style
-  (an opening template of their own, one of two promises, a sign-off: a seller's boilerplate, learnable from the
-  brand in the title), and a description names its own title's words (what it is, its line, its variant, its brand)
-  and draws per product a material, a use, 1-2 claims from a pool of 30 per category and, for 40 %, a spec with
-  numbers of its own (pages, hours, inches): what a shop knows and the title does not say. The nearest other
-  product is mostly the same kind of product, line and variant from another maker, whose description overlaps
-  ~0.19 (a generated vocabulary shares more function words than real text). On the cpu profile the fine-tune writes
-  0.22 on such rows against a made-over wrong copy's 0.20, so the gate writes 118 of 160 test rows and copies 42
-  (the former sample's wrong copies overlapped 0.30, above what its fine-tune wrote: a gate copied every row).
-- **Other products' facts.** A copied description states sizes, colours, formats and specs its title does not
-  (65 % of the test rows' nearest descriptions): what descgen/copyedit.py must replace or drop.
-- The real file's warts: a third empty `content` (drawn per row: a line may have described and undescribed
-  variants), HTML entities and tags, content that only repeats the title, stubs, exact duplicates under a new
+  (an opening template of their own, a sign-off and, half the time, one of two promises: a seller's boilerplate,
+  learnable from the brand in the title), and a description names its own title's words and draws per product a
+  material, a use, 1-2 claims from a pool of 30 per category and, for 40 %, a spec with numbers of its own: what a
+  shop knows and the title does not say. The nearest other product's description overlaps ~0.21 (a generated
+  vocabulary shares more function words than real text).
+- **Editorial reviews.** Half the book and record products quote 1-2 reviews credited to publications and reviewers
+  (made up: "“A triumph of storytelling.” — The Harbor Gazette.", "Praise for …: “…” — Jonah Pell."), as real book
+  and record descriptions do: 14 % of described rows carry credited praise, 24 of the cpu profile's 160 test rows.
+- **Cut descriptions.** 40 % of descriptions stop mid-sentence, as ~40 % of real ones do (the dataset cut them; a
+  family's shared description is cut alike): what prepare trims to the last whole sentence.
+- **Other products' facts.** A copied description states sizes, colours, formats, names and specs its title does not
+  (84 % of the test rows' nearest descriptions; 45 % state one of the copied product's own, which the copy edits
+  change).
+- The real file's warts: a third empty `content` (drawn per row: a family may have described and undescribed
+  members), HTML entities and tags, content that only repeats the title, stubs, exact duplicates under a new
   uid, blank lines, malformed JSON, wrong types, invalid UTF-8.
 
 `tests/test_sample_data.py` holds the sample to those statistics on the cpu profile's splits.
@@ -437,25 +445,61 @@ CLOSERS = [
     "Discover the rest of the {who} collection.",
 ]
 SPEC_SHARE = 0.4   # products whose description states a number of its own (a spec the title does not give)
-# Rows in product lines of 3-5 variants. Neighbours come from the catalogue (every described row outside the held-out
-# splits, ~1,920), where a line of 4 keeps a described sibling with 1 − (1/3)³ ≈ 0.96: 15 % of rows in lines → 20 % of
-# the cpu profile's test rows find a near copy first (measured: 32 of 160; the real file: ~15 %), a few of them the
-# same maker's same kind of product, whose house style alone overlaps ~0.5. Not every line member is found: another
-# brand's product with the same words and variant can stand nearer.
-LINE_SHARE = 0.15
+# Two kinds of family, as the real file has. A product line: 3-5 variants whose descriptions name each its own size,
+# colour or format (half word one claim their own way). A family that shares one description word for word: a book
+# series under one bracketed series name ("The Glass Orchard (Harbor Saga Book 2)"), a record's or another product's
+# editions and formats, a maker's collection; its description states facts that are the family's, not any one
+# title's (the series' founding year, a boxed set's page count), which a copy must keep. Real right copies are mostly
+# the second kind. Neighbours come from the catalogue (every described row outside the held-out splits, ~1,900),
+# where a family of 4 keeps a described sibling with 1 − (1/3)³ ≈ 0.96: 18 % of rows in families → ~20 % of the cpu
+# profile's test rows find one first (the real file: ~15 %). Not every family member is found: another maker's
+# product with the same words and variant (a look-alike) can stand nearer.
+LINE_SHARE = 0.04
+FAMILY_SHARE = 0.11
 LINE_SIZES = (3, 4, 5)
-# a product starts a line with p = s / (s + 4 (1 − s)): 4p lines' rows per 4p + (1 − p) rows is s, lines being ~4 long
-LINE_START = LINE_SHARE / (LINE_SHARE + 4 * (1 - LINE_SHARE))
+# a product starts a line (a family) with p = s / (s + 4 (1 − s_all)): 4p rows per start, the rest one row each
+LINE_START = LINE_SHARE / (LINE_SHARE + FAMILY_SHARE + 4 * (1 - LINE_SHARE - FAMILY_SHARE))
+FAMILY_START = FAMILY_SHARE / (LINE_SHARE + FAMILY_SHARE + 4 * (1 - LINE_SHARE - FAMILY_SHARE))
 
 
 # Many real titles carry a model or series name of their maker's ("Chambord", "Aeropress"): one rare word that a
-# product line's variants share. Made here from two syllables, for SERIES_SHARE of products.
+# family's members share. Made here from three syllables; every line and family has one (or a book series' name),
+# SERIES_SHARE of the products on their own.
 SYLLABLES = ["al", "bra", "cor", "den", "el", "fa", "gor", "hal", "ino", "ju", "ka", "lor", "mi", "nor", "ova", "pel",
              "qui", "ras", "sol", "tav", "ur", "ven", "wyn", "xan", "yor", "zel"]
 SERIES_SHARE = 0.5
 # variants of a line whose listing swaps one claim for another: a sibling's description is nearly, not exactly,
 # this one's (a right copy scores ~0.9 here; real rows ~0.86)
 VARIANT_EDIT_SHARE = 0.5
+
+# A book series' members: their own titles under the series' bracketed name, one blurb for all
+BOOK_NAMES = ["The Glass Orchard", "A Winter Garden", "The Silent Harbor", "The Last Lighthouse", "Salt and Stone",
+              "The Copper Kettle", "Letters from the Valley", "The Night Ferry", "A House of Tides", "The Lantern Room",
+              "Under the Pier", "The Far Meadow", "Stormwatch", "The Quiet Mill", "Wren Hill", "The Tallow Road"]
+SAGAS = ["Harbor Saga", "Lighthouse Keepers", "Orchard Chronicles", "Cormorant Mysteries", "Valley Quartet",
+         "Northern Lights Trilogy", "Salt Marsh Novels", "Kettle Cove Cozies"]
+# what a family's one description states of the family alone (never one title's): the copy must keep it
+FAMILY_FACTS = {
+    "book": ["First published in {year}, the {saga} now runs to {n} books.",
+             "The boxed set of the {saga} runs to {big}0 pages.",
+             "Readers have followed the {saga} since {year}."],
+    "music": ["Recorded in {year} and never out of print since.", "These sessions were first released in {year}."],
+    "other": ["The {series} collection launched in {year}.", "Every piece of the {series} collection is made in "
+              "small batches of {n}.", "Small in size, yet large in what it does: the {series} collection."],
+}
+# Book and record listings are often editorial reviews: praise credited to publications and reviewers (made up here)
+PUBLICATIONS = ["The Meridian Review", "Daily Planet", "The Harbor Gazette", "Northern Books Quarterly",
+                "The Evening Lantern", "Coastline Weekly", "The Listening Post", "Riverbend Times"]
+REVIEWERS = ["Clara Whitfield", "Jonah Pell", "Marisol Vane", "Theo Ashgrove", "Ingrid Holloway", "Felix Dunmore"]
+PRAISE = {"book": ["A luminous, unforgettable novel.", "Gripping from the first page to the last.",
+                   "Quietly devastating and beautifully made.", "A triumph of storytelling.",
+                   "Warm, wise and wonderfully told.", "The best book of its kind in years."],
+          "music": ["A record that rewards every listen.", "Pure joy from the first note.",
+                    "An essential album, gorgeously restored.", "Timeless, tender and alive.",
+                    "The sound of a band at its peak."]}
+REVIEW_SHARE = 0.5  # book and record products whose description quotes 1-2 credited reviews
+# ~40 % of real descriptions stop mid-sentence (the dataset cut them); prepare trims them to their last whole sentence
+CUT_SHARE = 0.4
 
 
 def _title(who: str, noun: str, attr: str, brand: str | None, series: str | None, comma: bool) -> str:
@@ -464,39 +508,86 @@ def _title(who: str, noun: str, attr: str, brand: str | None, series: str | None
     return f"{brand} {title}" if brand else title
 
 
-def _product(rng: random.Random) -> dict:
-    """A product (line): its category's words, its text template, and how its title is written."""
+def _category_name(category: dict) -> str:
+    return next(name for name, c in CATEGORIES.items() if c is category)
+
+
+def _reviews(rng: random.Random, kind: str, who: str) -> list[str]:
+    """1-2 credited reviews, in the forms real editorial reviews take."""
+    out = []
+    for _ in range(rng.randint(1, 2)):
+        praise, publication, reviewer = rng.choice(PRAISE[kind]), rng.choice(PUBLICATIONS), rng.choice(REVIEWERS)
+        out.append(rng.choice([f"“{praise}” — {publication}.", f"“{praise}” —{reviewer}, {publication}.",
+                               f"{praise} - {publication}.", f"Praise for {who}: “{praise}” — {reviewer}."]))
+    return out
+
+
+def _product(rng: random.Random, family: str | None = None) -> dict:
+    """A product (line or family): its category's words, its text template, and how its title is written. `family`:
+    "line" (variants name their own attribute) or "verbatim" (one description shared word for word, stating the
+    family's own facts)."""
     category = CATEGORIES[rng.choice(sorted(CATEGORIES))]
+    kind = _category_name(category)
     brand = rng.choice(BRANDS)
     house = rng.random() < BRAND_STYLE_SHARE
     opener = OPENERS[BRANDS.index(brand)] if house else rng.choice(OPENERS)
     sentences = [opener] + rng.sample(category["claims"], k=rng.randint(1, 2))
+    numbers = dict(n1=rng.randint(2, 60), n2=rng.randint(3, 9), year=rng.randint(1950, 2015),
+                   big=rng.randrange(300, 601, 25), n=rng.randint(3, 12))
     if rng.random() < SPEC_SHARE:
-        spec = rng.choice(category["specs"]).format(n1=rng.randint(2, 60), n2=rng.randint(3, 9),
-                                                    year=rng.randint(1950, 2015), big=rng.randrange(300, 601, 25))
-        sentences.insert(rng.randint(1, len(sentences)), spec)
-    if house:
-        sentences += [rng.choice(BRAND_PROMISES[brand]), BRAND_STYLE[brand][1]]
+        sentences.insert(rng.randint(1, len(sentences)), rng.choice(category["specs"]).format(**numbers))
+    who = rng.choice(category["who"])
+    saga = rng.choice(SAGAS) if family == "verbatim" and kind == "book" else None
+    series = "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize() \
+        if not saga and (family or rng.random() < SERIES_SHARE) else None
+    if family == "verbatim":
+        fact = rng.choice(FAMILY_FACTS.get(kind, FAMILY_FACTS["other"]))
+        sentences.insert(1, fact.format(saga=f"{saga} series" if saga else "", series=series, **numbers))
+    if kind in PRAISE and rng.random() < REVIEW_SHARE:
+        sentences[2:2] = _reviews(rng, kind, saga or who)
+    if house:  # its sign-off, and half the time one of its promises
+        sentences += [rng.choice(BRAND_PROMISES[brand])] * (rng.random() < 0.5) + [BRAND_STYLE[brand][1]]
     elif rng.random() < 0.8:
         sentences.append(rng.choice(CLOSERS))
-    return {"category": category, "noun": rng.choice(category["nouns"]), "who": rng.choice(category["who"]),
+    return {"category": category, "kind": kind, "noun": rng.choice(category["nouns"]), "who": who,
             "material": rng.choice(category["materials"]), "use": rng.choice(category["uses"]),
-            "brand": brand, "branded": rng.random() < 0.8, "comma": rng.random() >= 0.7,
-            "series": (rng.choice(SYLLABLES) + rng.choice(SYLLABLES)).capitalize() if rng.random() < SERIES_SHARE else None,
-            "sentences": sentences, "entities": rng.random() < 0.25, "markup": rng.random() < 0.15}
+            "brand": brand, "branded": rng.random() < 0.8, "comma": rng.random() >= 0.7, "series": series,
+            "saga": saga, "family": family, "sentences": sentences, "cut": rng.random() < CUT_SHARE,
+            "entities": rng.random() < 0.25, "markup": rng.random() < 0.15}
 
 
-def _variant(rng: random.Random, product: dict, attr: str, uid: str) -> dict:
-    """One row of a product: its title with `attr`, the product's description naming `attr`, the file's warts."""
-    noun, who, brand = product["noun"], product["who"], product["brand"]
-    title = _title(who, noun, attr, brand if product["branded"] else None, product["series"], product["comma"])
-    named = f"{product['series']} {noun.lower()}" if product["series"] else noun.lower()
+def _cut(content: str) -> str:
+    """The last sentence stopped after half its words, with no full stop: where the dataset cut a description."""
+    head, _, last = content.rstrip().rpartition(". ")
+    words = last.rstrip(".").split()
+    return f"{head}. {' '.join(words[:max(1, len(words) // 2)])}" if head and len(words) > 1 else content
+
+
+def _variant(rng: random.Random, product: dict, attr: str, uid: str, who: str | None = None,
+             volume: int | None = None) -> dict:
+    """One row of a product: its title with `attr` (a series member: its own `who` and `volume`), the product's
+    description (naming `attr`, except in a family sharing one description), the file's warts."""
+    noun, brand = product["noun"], product["brand"]
+    who = who or product["who"]
+    series = product["series"]
+    if product["saga"]:  # "The Glass Orchard (Harbor Saga Book 2)"
+        title = _title(who, f"({product['saga']} Book {volume})", attr, brand if product["branded"] else None, None,
+                       product["comma"])
+    else:
+        title = _title(who, noun, attr, brand if product["branded"] else None, series, product["comma"])
+    named = f"{series} {noun.lower()}" if series else noun.lower()
     sentences = list(product["sentences"])
     claims = [i for i, text in enumerate(sentences) if text in product["category"]["claims"]]
-    if rng.random() < VARIANT_EDIT_SHARE and claims:  # a variant's listing words one claim its own way
+    verbatim = product["family"] == "verbatim"
+    if not verbatim and rng.random() < VARIANT_EDIT_SHARE and claims:  # a variant's listing words one claim its own way
         sentences[rng.choice(claims)] = rng.choice(product["category"]["claims"])
-    content = " ".join(sentences).format(noun=named, who=who, attr=attr.lower(), brand=brand,
+    # a family sharing one description names none of its members' own words: its line, its maker, its series
+    shown_attr = (product["saga"] or series or noun).lower() if verbatim else attr.lower()
+    shown_who = product["saga"] if product["saga"] else (product["who"] if verbatim else who)
+    content = " ".join(sentences).format(noun=named, who=shown_who, attr=shown_attr, brand=brand,
                                          material=product["material"], use=product["use"])
+    if product["cut"]:
+        content = _cut(content)
     if product["entities"]:
         content = content.replace("'", "&#8217;").replace(" and ", " &amp; ")
     if product["markup"]:
@@ -516,17 +607,25 @@ def _variant(rng: random.Random, product: dict, attr: str, uid: str) -> dict:
 
 
 def make_rows(rng: random.Random, n_rows: int) -> list[dict]:
-    """`n_rows` rows: stand-alone products, and product lines whose variants follow one another (as the real file
-    lists them), each variant under its own uid."""
+    """`n_rows` rows: stand-alone products, product lines and families whose members follow one another (as the real
+    file lists them), each member under its own uid."""
     rows: list[dict] = []
     while len(rows) < n_rows:
-        product = _product(rng)
+        roll = rng.random()
+        family = "line" if roll < LINE_START else "verbatim" if roll < LINE_START + FAMILY_START else None
+        product = _product(rng, family)
         attrs = product["category"]["attrs"]
-        if rng.random() < LINE_START:
-            for attr in rng.sample(attrs, k=min(rng.choice(LINE_SIZES), len(attrs), n_rows - len(rows))):
-                rows.append(_variant(rng, product, attr, f"S{len(rows):09d}"))
-        else:
+        if family is None:
             rows.append(_variant(rng, product, rng.choice(attrs), f"B{len(rows):09d}"))
+            continue
+        size = min(rng.choice(LINE_SIZES), len(attrs), n_rows - len(rows))
+        if product["saga"]:  # a series: its books, one format
+            attr = rng.choice(attrs)
+            for volume, who in enumerate(rng.sample(BOOK_NAMES, k=size), 1):
+                rows.append(_variant(rng, product, attr, f"S{len(rows):09d}", who, volume))
+        else:
+            for attr in rng.sample(attrs, k=size):
+                rows.append(_variant(rng, product, attr, f"S{len(rows):09d}"))
     return rows
 
 

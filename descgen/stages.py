@@ -163,9 +163,9 @@ STAGES: tuple[Stage, ...] = (
     # train.run_dir), so data.workers or data.scanner never retrain a model
     Stage("train", "03_train_lora.ipynb", ("prompt", "model", "lora", "train", "retrieval"), ("prepare",),
           _model_inputs, ("adapter_weights", "adapter_config", "training_report")),
-    Stage("compare", "04_compare.ipynb", ("eval", "retrieval"), ("baseline", "train"), lambda c: [],
+    Stage("compare", "04_compare.ipynb", ("eval", "retrieval", "gate"), ("baseline", "train"), lambda c: [],
           ("finetuned_predictions", "retrieval_predictions", "compare_rows", "compare_report")),
-    Stage("demo", "05_demo.ipynb", ("demo", "eval", "retrieval"), ("train",), lambda c: [], ("demo_rows",)),
+    Stage("demo", "05_demo.ipynb", ("demo", "eval", "retrieval", "gate"), ("train",), lambda c: [], ("demo_rows",)),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 BY_NAME = {s.name: s for s in STAGES}

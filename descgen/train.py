@@ -63,7 +63,7 @@ def build_tokenized(cfg: Config, split: str, path: Path) -> dict:
     schema = pa.schema([("input_ids", pa.list_(pa.int32())), ("prompt_length", pa.int32()), ("length", pa.int32())])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    totals = {"rows": 0, "truncated": 0, "neighbours_shown": 0}
+    totals = {"rows": 0, "truncated": 0, "neighbours_shown": 0, "titles_cut": 0, "skipped": 0}
     source = stages.path(cfg, f"{split}_split")
     batches, total = _line_ranges(source, TOKENIZE_BATCH)
     meter = progress.Progress(f"tokenizing {split}", total)
@@ -106,13 +106,15 @@ def _tokenize_batch(lines: tuple[str, int, int]) -> tuple[dict, dict]:
     with open(path, "rb") as fh:
         fh.seek(start)
         rows = [orjson.loads(line) for line in fh.read(end - start).splitlines() if line.strip()]
-    prompted, examples, _ = _WORKER["prompter"].examples(rows, _WORKER["split"])
+    made = _WORKER["prompter"].examples(rows, _WORKER["split"])
+    examples = made.examples
     lengths = np.array([len(e.input_ids) for e in examples], np.int32)
     columns = {"ids": np.concatenate([np.asarray(e.input_ids, np.int32) for e in examples] or [np.zeros(0, np.int32)]),
                "offsets": np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int32),
                "prompt_length": np.array([e.prompt_length for e in examples], np.int32), "length": lengths}
     return columns, {"rows": len(rows), "truncated": sum(e.truncated for e in examples),
-                     "neighbours_shown": sum(len(r.get("neighbours") or ()) for r in prompted)}
+                     "neighbours_shown": sum(len(r.get("neighbours") or ()) for r in made.rows),
+                     "titles_cut": made.titles_cut, "skipped": len(made.skipped)}
 
 
 def _collect(done, writer, schema, totals: dict, meter) -> None:
@@ -438,6 +440,10 @@ class TrainingData:
     eval_set: object
     train_truncated: int       # rows whose description was cut at train.max_seq_len
     neighbours_shown: int      # neighbours in the training prompts (retrieval.k > 0)
+    # per split (train, validation): titles cut to prompt.max_title_tokens, and rows skipped because their prompt left
+    # no room for their description (prompts.training_examples): counted, never raised
+    titles_cut: dict
+    rows_skipped: dict
 
 
 def training_data(cfg: Config) -> TrainingData:
@@ -445,8 +451,10 @@ def training_data(cfg: Config) -> TrainingData:
     row shows its nearest catalogue rows (the predictor's prompter, as at generation), cut so its own description
     still fits."""
     train_set, train_stats = tokenized(cfg, "train")
-    eval_set, _ = tokenized(cfg, "validation")
-    return TrainingData(train_set, eval_set, train_stats["truncated"], train_stats["neighbours_shown"])
+    eval_set, eval_stats = tokenized(cfg, "validation")
+    stats = {"train": train_stats, "validation": eval_stats}
+    return TrainingData(train_set, eval_set, train_stats["truncated"], train_stats["neighbours_shown"],
+                        {k: v["titles_cut"] for k, v in stats.items()}, {k: v["skipped"] for k, v in stats.items()})
 
 
 def make_trainer(cfg: Config, model, tokenizer, data: TrainingData, checkpoints: Path, callbacks: list | None):
@@ -506,6 +514,8 @@ def training_report(cfg: Config, trainer, model, data: TrainingData, started: fl
         "validation_rows": len(data.eval_set),
         "retrieval_k": cfg.retrieval.k,
         "train_neighbours_shown": data.neighbours_shown,
+        "titles_cut": data.titles_cut,       # {train, validation}: titles over prompt.max_title_tokens, cut
+        "rows_skipped": data.rows_skipped,   # {train, validation}: no room for the description: not trained on
         "initial_eval_loss": losses["initial_eval_loss"],
         "best_eval_loss": losses["best_eval_loss"],
         "best_checkpoint": Path(best).name if best else None,

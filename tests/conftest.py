@@ -3,8 +3,15 @@ configs whose every output path lies in a temp folder."""
 
 from __future__ import annotations
 
-import json
 import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one thread each (torch's default of one a core would run four on two, and a tiny
+    # model's matmuls gain nothing from a second thread); processes the tests start inherit it
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+import json
 import shutil
 import subprocess
 import sys
@@ -110,3 +117,12 @@ def smoke_run(tmp_path_factory):
     again = subprocess.run(["./run_all.sh", "--profile", "smoke"], cwd=copy, env=env, capture_output=True, text=True,
                            timeout=300)
     return copy, done, again
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (README's test command runs two workers, one a core), every test that reads the e2e smoke run
+    goes to one worker, so the run (~1.5 min) is made once, not once a worker."""
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_run"))

@@ -43,10 +43,10 @@ def test_bad_titles_get_a_message_never_a_traceback(predictor):
         "That title is empty once its markup and spacing are removed.")
     long = app.describe_title(predictor, "Ballet Tutu " * 1000)  # 12,000 characters
     assert long.message == "" and long.answer
-    assert long.notes == [f"The title was cut to its first {predictor.cfg.describe.max_title_tokens} tokens "
-                          "(describe.max_title_tokens), as describe cuts it."]
+    assert long.notes == [f"The title was cut to its first {predictor.cfg.prompt.max_title_tokens} tokens "
+                          "(prompt.max_title_tokens), as describe cuts it."]
     assert len(predictor.tokenizer(long.title, add_special_tokens=False)["input_ids"]) <= \
-        predictor.cfg.describe.max_title_tokens
+        predictor.cfg.prompt.max_title_tokens
 
 
 def browser():

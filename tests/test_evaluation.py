@@ -32,6 +32,31 @@ def test_rouge_uses_stemming():
     assert evaluation.rouge_scores(["running shoes"], ["run shoe"])[0]["rouge1"] == 1.0
 
 
+def test_rouge_with_kept_stems_is_rouge_scores_own_scorer():
+    from rouge_score import rouge_scorer
+
+    from descgen.config import REPO_ROOT
+
+    texts = []
+    for line in (REPO_ROOT / "dataset" / "sample" / "trn.json").read_bytes().splitlines()[:400]:
+        try:
+            texts.append(json.loads(line)["content"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    pairs = list(zip(texts, texts[1:] + texts[:1]))  # each text against another: every kind of overlap
+    plain = rouge_scorer.RougeScorer(list(evaluation.ROUGE_KEYS), use_stemmer=True)
+    expected = [{k: s.fmeasure for k, s in plain.score(ref, pred).items()} for pred, ref in pairs]
+    assert evaluation.rouge_scores(*zip(*pairs)) == expected == evaluation.rouge_scores(*zip(*pairs))  # twice: kept
+
+
+def test_a_plain_judge_finds_credited_praise_whose_source_neither_title_nor_reference_names():
+    text = "A fine novel. “Gripping.” — Daily Planet. Loved by all. - The Evening Lantern."
+    assert evaluation.plain_credits(text) == ["Daily Planet", "The Evening Lantern"]
+    assert evaluation.credit_unfounded(text, "The Glass Orchard", "Reviewed by the Daily Planet.")
+    assert not evaluation.credit_unfounded(text, "The Glass Orchard", "Daily Planet and the evening lantern loved it")
+    assert not evaluation.credit_unfounded("A red tutu - size 4 - for girls.", "Tutu", "A tutu.")
+
+
 def test_repetition_rate_is_zero_for_fresh_text_and_high_for_a_loop():
     assert evaluation.repetition_rate("a most interesting book about the sea") == 0.0
     loop = " ".join(["a most interesting book the times"] * 4)

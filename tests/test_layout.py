@@ -127,8 +127,10 @@ HASHES_BEFORE_FIELDS = {
 # what those runs had, where a profile has changed since (every profile now shows a neighbour and bans repeated
 # n-grams in the output only; the cpu profile now has a short system message, 160 test rows, evals every 14 steps;
 # the default profile generates 32 rows at a time, describe's batch then; neighbours come from the catalogue, with
-# frequent terms left out of the index)
-THEN = ["eval.no_repeat_ngram_scope=prompt_and_output", "retrieval.source=train", "retrieval.max_term_rows=null"]
+# frequent terms left out of the index; descriptions are trimmed to whole sentences, titles cut where every prompt is
+# made, and the gate promises its precision)
+THEN = ["eval.no_repeat_ngram_scope=prompt_and_output", "retrieval.source=train", "retrieval.max_term_rows=null",
+        "data.trim_to_sentence=false", "prompt.max_title_tokens=null", "gate.min_precision=0"]
 PARAMS_THEN = {"default": THEN + ["retrieval.k=0", "eval.batch_size=16"], "smoke": THEN + ["retrieval.k=0"],
                "cpu": THEN + ["retrieval.k=0", "train.max_seq_len=192", "prompt.system=null", "data.n_test=200",
                               "train.learning_rate=4.0e-4",

@@ -366,8 +366,12 @@ def test_a_headless_run_prints_training_and_generation_progress_and_the_headline
     best = report["best"]  # the system describe ships, named with its score against the floor
     assert best["name"] in ("finetuned", "retrieval", "gated") and best["name"] != "oracle"
     ci = best["vs_retrieval"]
-    assert (f"best system: {best['name']} {best['rougeL']:.4f}" in out
+    assert (f"best system keeping the precision promise: {best['name']} {best['rougeL']:.4f}" in out
             and (ci is None or f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" in out))
+    # beside ROUGE-L, what a shop cannot publish: wrong products and wrong facts, judged by the true descriptions
+    gated = report["models"]["gated"]
+    assert f"{gated['wrong_product_rate']:>13.1%} {gated['wrong_fact_rate']:>10.1%}" in out
+    assert "the gate's copies: precision" in out or report["gate"]["copied_test_rows"] == 0
     assert "tensorboard --logdir outputs/tensorboard" in out
     assert (copy / "outputs" / "notebooks" / "03_train_lora.log").read_text().count("[train] ") == len(steps)
 
@@ -412,7 +416,11 @@ def test_the_model_card_is_a_hub_card_whose_numbers_are_compare_jsons(smoke_run)
             ci = report["vs_baseline"][name]["rougeL"]
             assert f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" in row
     best = report["best"]
-    assert f"**Best system: {model_card.SYSTEM_NAMES[best['name']]}**, ROUGE-L {best['rougeL']:.4f}" in text
+    assert (f"**Best system keeping the precision promise: {model_card.SYSTEM_NAMES[best['name']]}**, ROUGE-L "
+            f"{best['rougeL']:.4f}") in text
+    gated = next(line for line in text.splitlines() if line.startswith(f"| {model_card.SYSTEM_NAMES['gated']} |"))
+    m = report["models"]["gated"]
+    assert f"| {m['wrong_product_rate']:.2f} | {m['wrong_fact_rate']:.2f} | {m['whole_sentence_rate']:.2f} |" in gated
     prepare = json.loads((copy / "outputs" / "data" / "prepare_report.json").read_text())
     assert f"| eligible rows | {prepare['eligible']:,} |" in text
     assert "PeftModel.from_pretrained" in text

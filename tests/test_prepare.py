@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from descgen import clean, prepare, scan, stages
+from descgen import clean, prepare, retrieval, scan, stages
 from descgen.clean import cap_chars, clean_text, title_key
 
 from conftest import make_cfg, row, write_lines
@@ -71,6 +71,7 @@ def funnel_file(path):
         row("D5", "Echo Title: Product Thing, Long Name", "echo title product thing long name!!!!!!"),  # content_repeats_title
         row("D6", "Product title 3", long_desc(3)),  # duplicate_pair (same title and content as U3)
         row("D7", "PRODUCT TITLE 4", "A different description of the same product, long enough to keep."),  # duplicate_title
+        row("D8", "No whole sentence here", "A long description that the dataset cut before its first full"),  # no_whole_sentence
     ]
     return write_lines(path, lines)
 
@@ -78,12 +79,13 @@ def funnel_file(path):
 def test_funnel_counts_every_line_by_reason(tmp_path):
     cfg = prepare_cfg(tmp_path, funnel_file(tmp_path / "trn.json"))
     report = prepare.run(cfg).report
-    assert report["lines_read"] == 25
+    assert report["lines_read"] == 26
     assert report["malformed_by_reason"] == {"blank_line": 2, "invalid_utf8": 1, "invalid_json": 1,
                                              "not_an_object": 1, "bad_title": 2, "bad_content": 1}
     assert report["malformed"] == 8
     assert report["dropped"] == {"title_too_short": 1, "content_empty": 2, "content_too_short": 1,
-                                 "content_repeats_title": 1, "duplicate_pair": 1, "duplicate_title": 1}
+                                 "content_repeats_title": 1, "duplicate_pair": 1, "duplicate_title": 1,
+                                 "no_whole_sentence": 1}
     assert report["eligible"] == 10
     assert report["malformed"] + sum(report["dropped"].values()) + report["eligible"] == report["lines_read"]
 
@@ -197,7 +199,7 @@ def test_no_held_out_title_leaks_into_train(tmp_path):
     lines = []
     for i in range(60):
         lines.append(row(f"A{i}", f"Shared title {i}", long_desc(i)))
-        lines.append(row(f"B{i}", f"shared TITLE {i}!", "Another long description for the same product name " + str(i)))
+        lines.append(row(f"B{i}", f"shared TITLE {i}!", "Another long description for the same product name " + str(i) + "."))
     data = write_lines(tmp_path / "trn.json", lines)
     result = prepare.run(prepare_cfg(tmp_path, data, "data.dedupe_titles=false", n=(40, 10, 10)))
     held_out = {title_key(r["title"]) for r in result.splits["test"] + result.splits["validation"]}
@@ -501,3 +503,33 @@ def test_word_pairs_skip_stop_words_and_count_neighbours_only():
     words, bigrams = prepare.word_counts(["The pink tutu and the pink tutu", "Pink tutu for girls"])
     assert words["pink"] == 3 and words["tutu"] == 3 and "the" not in words
     assert bigrams == {"pink tutu": 3}  # "tutu for girls": 'for' is a stop word, so no pair spans it
+
+
+# ---------------------------------------------------------------------------- whole sentences
+def test_every_description_is_trimmed_to_its_last_whole_sentence_and_counted(tmp_path):
+    cut = "A sturdy kettle that boils fast. It pours cleanly. The handle stays cool and the"  # the dataset cut it
+    praise = "A wonderful read. “Gripping from start to finish.” — The Daily Planet"  # a credit line ends whole
+    lines = [row(f"U{i}", f"Product title {i}", long_desc(i)) for i in range(8)]
+    lines += [row("C1", "Cut kettle", cut), row("C2", "Praised book", praise),
+              row("C3", "Capped text", "One whole sentence stands here. " * 3 + "And a long last one " * 5 + "end.")]
+    data = write_lines(tmp_path / "trn.json", lines)
+    result = prepare.run(prepare_cfg(tmp_path, data, "data.max_content_chars=130", n=(9, 1, 1)))
+    contents = {r["uid"]: r["content"] for rows in result.splits.values() for r in rows}
+    assert contents["C1"] == "A sturdy kettle that boils fast. It pours cleanly."
+    assert contents["C2"] == praise
+    assert contents["C3"] == " ".join(["One whole sentence stands here."] * 3)  # capped at 130, then trimmed
+    assert result.report["descriptions"] == {
+        "counted_over": "every eligible row", "rows": 11, "stopped_mid_sentence": 1, "capped": 1, "trimmed": 2,
+        "dropped": 0, "stopped_mid_sentence_share": 1 / 11}
+    catalogue = retrieval.Catalogue.open(prepare_cfg(tmp_path, data, "data.max_content_chars=130", n=(9, 1, 1)))
+    assert set(catalogue.table.column("content").to_pylist()) == set(contents.values())  # copies end whole too
+
+
+def test_trim_to_sentence_off_keeps_descriptions_as_cleaned_and_capped(tmp_path):
+    lines = [row(f"U{i}", f"Product title {i}", long_desc(i)) for i in range(4)]
+    lines.append(row("C1", "Cut kettle", "A sturdy kettle that boils fast. The handle stays cool and the"))
+    data = write_lines(tmp_path / "trn.json", lines)
+    result = prepare.run(prepare_cfg(tmp_path, data, "data.trim_to_sentence=false", n=(3, 1, 1)))
+    contents = {r["uid"]: r["content"] for rows in result.splits.values() for r in rows}
+    assert contents["C1"].endswith("stays cool and the")
+    assert result.report["descriptions"]["stopped_mid_sentence"] == 1 and result.report["descriptions"]["trimmed"] == 0

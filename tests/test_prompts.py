@@ -98,7 +98,9 @@ def test_batched_neighbour_fitting_and_training_examples_equal_the_one_row_path(
         batched = fit_neighbours(tokenizer, smoke_cfg.prompt, rows, near, [budget] * len(rows), 24)
         assert batched == [fit_one_at_a_time(tokenizer, smoke_cfg.prompt, r, n, budget, 24) for r, n in zip(rows, near)]
     for max_seq_len in (400, 160, 90):
-        fitted, examples, lengths = training_examples(tokenizer, smoke_cfg.prompt, rows, near, max_seq_len, 24)
+        made = training_examples(tokenizer, smoke_cfg.prompt, rows, near, max_seq_len, 24)
+        assert made.skipped == []  # every bare prompt here leaves its description room
+        fitted, examples, lengths = made.rows, made.examples, made.lengths
         budgets = [max_seq_len - len(tokenizer(completion_text(tokenizer, smoke_cfg.prompt, r),
                                                add_special_tokens=False)["input_ids"]) for r in rows]
         assert fitted == [fit_one_at_a_time(tokenizer, smoke_cfg.prompt, r, n, b, 24) for r, n, b in zip(rows, near, budgets)]
@@ -110,3 +112,52 @@ def test_batched_neighbour_fitting_and_training_examples_equal_the_one_row_path(
                 for r in rows]
         filled = [i for i, (n, b, room) in enumerate(zip(near, bare, budgets)) if n and b >= room]
         assert bool(filled) == (max_seq_len == 90)  # the path that skips a row whose bare prompt fills its room is run
+
+
+# ---------------------------------------------------------------------------------------------- a long title
+LONG_TITLE = " ".join(f"hgmtonor{i}qx jvohamqcmnr{i * 7} rcwhtsmvjq{i}0" for i in range(17))[:600]  # 600 characters
+
+
+def test_a_long_title_is_cut_to_max_title_tokens_at_a_word_boundary_once(smoke_cfg):
+    from descgen.prompts import cut_title, cut_titles
+
+    tokenizer = modeling.load_tokenizer(smoke_cfg)
+    limit = smoke_cfg.prompt.max_title_tokens
+    assert len(LONG_TITLE) == 600 and len(tokenizer(LONG_TITLE, add_special_tokens=False)["input_ids"]) > 3 * limit
+    cut = cut_title(tokenizer, {"uid": "u", "title": LONG_TITLE}, limit)
+    assert cut["title_truncated"] and cut["uid"] == "u"
+    assert 0 < len(tokenizer(cut["title"], add_special_tokens=False)["input_ids"]) <= limit
+    assert LONG_TITLE.startswith(cut["title"]) and LONG_TITLE[len(cut["title"])] == " "  # whole words only
+    assert cut_title(tokenizer, cut, limit) == cut  # a cut title is not cut again
+    short = {"uid": "s", "title": "Girls Ballet Tutu Neon Pink"}
+    assert cut_titles(tokenizer, [short, {"uid": "u", "title": LONG_TITLE}], limit) == [short, cut]
+    one_word = cut_title(tokenizer, {"title": "x" * 600}, limit)["title"]  # no space to cut at: cut at the token
+    assert "x" * 600 != one_word and len(tokenizer(one_word, add_special_tokens=False)["input_ids"]) <= limit
+
+
+def test_a_training_row_whose_prompt_leaves_its_description_no_room_is_skipped_and_counted(smoke_cfg):
+    from descgen.prompts import MIN_ANSWER_TOKENS, training_examples
+
+    tokenizer = modeling.load_tokenizer(smoke_cfg)
+    rows = [{"uid": "a", "title": "Tutu", "content": "A pink tutu. " * 20},
+            {"uid": "b", "title": LONG_TITLE, "content": "A pink tutu. " * 20},  # its title alone fills 160 tokens
+            {"uid": "c", "title": "Tutu", "content": "Pink."}]
+    made = training_examples(tokenizer, smoke_cfg.prompt, rows, [[], [], []], 160, 24)
+    assert made.skipped == [1] and [r["uid"] for r in made.rows] == ["a", "c"]
+    assert len(made.examples) == len(made.lengths) == 2
+    assert all(e.n_target_tokens >= min(MIN_ANSWER_TOKENS, 4) for e in made.examples)
+
+
+def test_token_ids_do_not_take_the_padding_a_batched_generation_call_left_on(smoke_cfg):
+    """A padded call (generation's batches) leaves padding on in the Rust tokenizer: the ids of a reference, a prompt
+    or a title read after it must not be padded to the batch's longest."""
+    from descgen.prompts import _ids, encode_examples
+
+    tokenizer = modeling.load_tokenizer(smoke_cfg, padding_side="left")
+    rows = [{"title": "Tutu", "content": "Pink."}, {"title": "Girls Ballet Tutu Neon Pink", "content": "A long text " * 9}]
+    fresh = [vars(e) for e in encode_examples(tokenizer, smoke_cfg.prompt, rows, 160)]
+    tokenizer(["a b c d e f g", "a"], padding=True, add_special_tokens=False)
+    assert _ids(tokenizer, ["a", "a b c"]) == [tokenizer("a", add_special_tokens=False)["input_ids"],
+                                              tokenizer("a b c", add_special_tokens=False)["input_ids"]]
+    tokenizer(["a b c d e f g", "a"], padding=True, add_special_tokens=False)
+    assert [vars(e) for e in encode_examples(tokenizer, smoke_cfg.prompt, rows, 160)] == fresh

@@ -96,7 +96,8 @@ def test_neighbours_are_cut_to_the_budget_and_never_the_answer(tmp_path, tiny_mo
     example = encode_example(tokenizer, cfg.prompt, fitted, cfg.train.max_seq_len)
     assert not example.truncated  # the answer kept all its tokens and its end tokens
     # a budget too small for any neighbour: none are shown, the answer still fits
-    tight = make_cfg(tmp_path, "retrieval.k=3", "train.max_seq_len=60", model_dir=tiny_model_dir)
+    tight = make_cfg(tmp_path, "retrieval.k=3", "train.max_seq_len=60", "prompt.max_title_tokens=30",
+                     model_dir=tiny_model_dir)
     (bare,) = retrieval.attach(tight, tokenizer, [row], source_of(long_train), for_training=True)
     assert bare["neighbours"] == []
 
