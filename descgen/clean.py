@@ -1,5 +1,6 @@
 """Text cleaning, shared by prepare's two scan loops and the local tokenizer builder: HTML entities, tags,
-whitespace, the normalised title key, and the word-boundary cap.
+whitespace, the normalised title key, the word-boundary cap, and a description finished as every stage reads it
+(capped, then cut back to its last whole sentence).
 
 The C loop (descgen/_c/_scan.c) implements the same rules on UTF-8 bytes; tests/test_prepare.py holds the two
 to identical results.
@@ -10,6 +11,9 @@ from __future__ import annotations
 import html
 import re
 import string
+from dataclasses import dataclass
+
+from . import sentences
 
 _TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)[^<>]*>")
 # tags that break a line become a space; inline ones (<b>, <i>, <span>) vanish so "<b>big</b>." stays "big."
@@ -75,3 +79,41 @@ def cap_chars(text: str, limit: int | None) -> tuple[str, bool]:
     space = cut.rfind(" ")
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-"), True
 
+
+
+# ------------------------------------------------------------------------------------------ finished descriptions
+# what finishing did to one description, as bits (a uint8 column of the scan's survivor files)
+STOPPED, CAPPED, TRIMMED, DROPPED = 1, 2, 4, 8
+
+
+@dataclass
+class Finished:
+    """What finishing the described rows did (`finish_content`), summed."""
+    rows: int = 0
+    stopped_mid_sentence: int = 0   # content, as cleaned, that stops mid-sentence (the dataset cut it)
+    capped: int = 0                 # cut at data.max_content_chars
+    trimmed: int = 0                # cut back to their last whole sentence (a capped text's cut included)
+    dropped: int = 0                # left shorter than data.min_content_chars: no whole sentence to learn from
+
+    def add(self, bits: int) -> None:
+        self.rows += 1
+        self.stopped_mid_sentence += bool(bits & STOPPED)
+        self.capped += bool(bits & CAPPED)
+        self.trimmed += bool(bits & TRIMMED)
+        self.dropped += bool(bits & DROPPED)
+
+
+def finish_content(text: str, limit: int | None, trim: bool, min_chars: int) -> tuple[str, int]:
+    """A described row's content as every stage reads it: cut at `limit` characters (a word boundary), then, with
+    `trim` (data.trim_to_sentence), back to its last whole sentence (descgen/sentences.py), so no target teaches a
+    model to stop mid-sentence and no copy ends mid-sentence. (content, bits: STOPPED | CAPPED | TRIMMED | DROPPED);
+    "" with DROPPED when what is left is shorter than `min_chars`."""
+    finished, capped = cap_chars(text, limit)
+    end = sentences.last_whole_end(finished)  # one segmenting of the text's end, at most, for both questions
+    whole = sentences.ends_whole(text) if capped else end == len(finished.rstrip())
+    bits = (0 if whole else STOPPED) | (CAPPED if capped else 0)
+    if trim and end < len(finished.rstrip()):
+        finished, bits = finished[:end].rstrip(), bits | TRIMMED
+        if len(finished) < min_chars:
+            return "", bits | DROPPED
+    return finished, bits

@@ -557,7 +557,8 @@ def readable(frame, width: str = "32em"):
     texts = [c for c in frame.columns if frame[c].dtype == object]
     return (frame.style.format(precision=4)
             .set_properties(subset=texts, **{"white-space": "normal", "min-width": "14em", "max-width": width,
-                                             "text-align": "left", "vertical-align": "top"}))
+                                             # Jupyter's table CSS right-aligns cells with !important
+                                             "text-align": "left !important", "vertical-align": "top"}))
 
 
 def source_table(report: dict):

@@ -7,8 +7,9 @@ one (~0.10 against ~0.11), so a gate that maximised expected ROUGE-L copied at p
 gate copies only where
 
     p = P(the nearest description is this product's | features)      a logistic regression on catalogue rows
-    p >= precision_threshold      the lowest p at which the copies made are right gate.min_precision of the time
-                                  (0.9), chosen on the cross-validated catalogue labels, checked on validation
+    p >= precision_threshold      the lowest p at which the copies made (every p at or above it) are right
+                                  gate.min_precision of the time (0.9), chosen on the cross-validated catalogue
+                                  labels, checked on validation
     and p·copy_right + (1−p)·copy_wrong > p·write_right + (1−p)·write_wrong      copying is expected to score more
 
 where copy_right / copy_wrong are the mean ROUGE-L of a shipped copy that is / is not this product's text (from the
@@ -163,7 +164,7 @@ class Gate:
     def promise(self) -> str:
         """The promise in force, in words: what every copy's line refers to."""
         return (f"copies only where it is this product's text with {self.min_precision:.0%} precision, at p >= "
-                f"{self.threshold:.2f}")
+                f"{self.threshold:.3g}")
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "features": list(FEATURES), "mean": self.mean, "scale": self.scale,
@@ -223,18 +224,14 @@ def precision_curve(p: np.ndarray, right: np.ndarray) -> list[dict]:
 
 
 def operating_point(curve: list[dict], min_precision: float, min_copies: int = MIN_COPIES) -> dict:
-    """The lowest threshold whose copies (at least `min_copies` of them: fewer say nothing) are right at least
-    `min_precision` of the time, above which every threshold copying at least `min_copies` rows keeps the promise
-    too: a run of right copies further down does not buy back a broken promise. None reachable: a threshold above
-    every probability (never copy)."""
-    chosen = {"threshold": float("inf"), "copied": 0, "precision": None, "recall": 0.0}
-    for point in curve:  # highest threshold first
-        if point["copied"] < min_copies:
-            continue
-        if point["precision"] < min_precision:
-            break
-        chosen = point
-    return chosen
+    """The lowest threshold at which the copies made (p at or above it, at least `min_copies` of them: fewer say
+    nothing) are right at least `min_precision` of the time: the promise is the precision of the copies a threshold
+    makes, not of every smaller set above it (a few confident wrong copies at the very top of 20,000 labels must not
+    forbid copying altogether). None reachable: a threshold above every probability (never copy)."""
+    reached = [point for point in curve if point["copied"] >= min_copies and point["precision"] >= min_precision]
+    if not reached:
+        return {"threshold": float("inf"), "copied": 0, "precision": None, "recall": 0.0}
+    return min(reached, key=lambda point: point["threshold"])
 
 
 def proportion(hits: int, n: int) -> dict:

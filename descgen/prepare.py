@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from . import retrieval, sentences, stages
-from .clean import cap_chars, title_key
+from .clean import CAPPED, DROPPED, STOPPED, TRIMMED, Finished, finish_content, title_key
 from .config import Config, DataParams, missing_data_message
 from .io import atomic_write_json, atomic_write_jsonl
 from .scan import merge, scan_file, scanner_for
@@ -117,41 +117,16 @@ def scan_source(cfg: Config, parts: Path, phases: dict):
 
 
 # ------------------------------------------------------------------------------------------ whole descriptions
-@dataclass
-class Finished:
-    """What finishing the described rows did (`finish_content`)."""
-    rows: int = 0
-    stopped_mid_sentence: int = 0   # content, as cleaned, that stops mid-sentence (the dataset cut it)
-    capped: int = 0                 # cut at data.max_content_chars
-    trimmed: int = 0                # cut back to their last whole sentence (a capped text's cut included)
-    dropped: int = 0                # left shorter than data.min_content_chars: no whole sentence to learn from
-
-
-def finish_content(text: str, data: DataParams, counts: Finished) -> tuple[str | None, bool]:
-    """A described row's content as every stage reads it: cut at data.max_content_chars (a word boundary), then, with
-    data.trim_to_sentence, back to its last whole sentence (descgen/sentences.py), so no target teaches a model to
-    stop mid-sentence and no copy ends mid-sentence. (content, capped); None when what is left is shorter than
-    data.min_content_chars: the row is dropped, and counted."""
-    counts.rows += 1
-    whole = sentences.ends_whole(text)
-    counts.stopped_mid_sentence += not whole
-    finished, capped = cap_chars(text, data.max_content_chars)
-    counts.capped += capped
-    if data.trim_to_sentence and (capped or not whole):
-        finished, cut = sentences.trim(finished)
-        counts.trimmed += cut
-        if len(finished) < data.min_content_chars:
-            counts.dropped += 1
-            return None, capped
-    return finished, capped
-
-
 def finish_rows(rows: list[dict], data: DataParams) -> Finished:
-    """`finish_content` on each row, in place (its `capped` flag set), the rows it drops removed."""
+    """clean.finish_content on each row, in place (its `capped` flag set), the rows it drops removed: the sample's
+    candidates, finished as the scan workers finish the catalogue's rows (scan.SurvivorSink)."""
     counts, kept = Finished(), []
     for row in rows:
-        row["content"], row["capped"] = finish_content(row["content"], data, counts)
-        if row["content"] is not None:
+        row["content"], bits = finish_content(row["content"], data.max_content_chars, data.trim_to_sentence,
+                                              data.min_content_chars)
+        row["capped"] = bool(bits & CAPPED)
+        counts.add(bits)
+        if not bits & DROPPED:
             kept.append(row)
     rows[:] = kept
     return counts
@@ -225,16 +200,19 @@ def write_catalogue(cfg: Config, scanned, splits: dict) -> dict:
     if cfg.retrieval.source == "train":  # the whole train split, no held-out part
         order["held"] = order["held"][:0]
     train_file = _JsonlWriter(stages.path(cfg, "train_split")) if whole_train else None
-    finished = Finished()
+    # the survivors' contents were finished by the scan workers (capped, trimmed to a whole sentence), each with its
+    # bits: summed here over the eligible rows
+    bits = survivors.column("finish").to_numpy()
+    finished = Finished(**{name: int(((bits & bit) > 0)[eligible].sum()) for name, bit in (
+        ("stopped_mid_sentence", STOPPED), ("capped", CAPPED), ("trimmed", TRIMMED), ("dropped", DROPPED))},
+        rows=int(eligible.sum()))
 
     def batches():
         for name in ("shown", "held"):
             for start in range(0, len(order[name]), BATCH_ROWS):
-                taken = survivors.take(order[name][start:start + BATCH_ROWS]).to_pydict()
-                contents = [finish_content(c, cfg.data, finished)[0] for c in taken["content"]]
-                kept = [i for i, c in enumerate(contents) if c is not None]  # no whole sentence left: dropped
-                batch = {"uid": [taken["uid"][i] for i in kept], "title": [taken["title"][i] for i in kept],
-                         "content": [contents[i] for i in kept]}
+                picked = order[name][start:start + BATCH_ROWS]
+                taken = survivors.take(picked[(bits[picked] & DROPPED) == 0]).to_pydict()  # no whole sentence: dropped
+                batch = {"uid": taken["uid"], "title": taken["title"], "content": taken["content"]}
                 if train_file is not None and name == "shown":
                     train_file.write(batch)
                 yield name, batch

@@ -59,23 +59,38 @@ def sentence_ends_whole(sentence: str) -> bool:
 
 def ends_whole(text: str) -> bool:
     """Whether `text` ends with a whole sentence (an empty text does not)."""
-    text = text.rstrip()
-    if not text:
-        return False
-    if _ELLIPSIS.search(text):
-        return False
-    if text.rstrip(_CLOSERS)[-1:] in (".", "!", "?"):
-        return True  # most texts: no segmenting needed
-    found = spans(text)
-    return bool(found) and sentence_ends_whole(text[found[-1][0]:found[-1][1]])
+    end = len(text.rstrip())
+    return end > 0 and last_whole_end(text) == end
 
 
 def trim(text: str) -> tuple[str, bool]:
     """`text` cut back to the end of its last whole sentence, and whether anything was cut ("" when no sentence is
     whole: a caller drops or counts it)."""
-    if ends_whole(text):
-        return text.rstrip(), False
-    found = spans(text)
-    while found and not sentence_ends_whole(text[found[-1][0]:found[-1][1]]):
-        found.pop()
-    return (text[:found[-1][1]].rstrip() if found else ""), True
+    end = last_whole_end(text)
+    return text[:end].rstrip(), end < len(text.rstrip())
+
+
+TAIL_CHARS = 512  # the end of a text segmented first: a sentence's end is decided by what stands around it
+
+
+def last_whole_end(text: str) -> int:
+    """Where the last whole sentence of `text` ends (0: none). Most texts end whole (no segmenting). For the rest,
+    the segmenter reads the text's last TAIL_CHARS from a word boundary, then four times as much, ..., until a whole
+    sentence ends in it: prepare trims ~600 k of 1.48 M descriptions at full size, ~1,000 characters each, and
+    segmenting each whole, twice, took 2 minutes of its 5."""
+    text = text.rstrip()
+    if not text:
+        return 0
+    if not _ELLIPSIS.search(text) and text.rstrip(_CLOSERS)[-1:] in (".", "!", "?"):
+        return len(text)
+    window = TAIL_CHARS
+    while True:
+        start = max(len(text) - window, 0)
+        if start:  # from the start of a word (a sentence cut at the window's start still ends where it ends)
+            start = text.find(" ", start) + 1 or start
+        for s0, s1 in reversed(spans(text[start:])):
+            if sentence_ends_whole(text[start + s0:start + s1]):
+                return start + s1
+        if start == 0:
+            return 0
+        window *= 4

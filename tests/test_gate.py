@@ -61,13 +61,15 @@ def test_the_operating_point_is_the_lowest_threshold_keeping_the_promise_above_i
     assert gate.operating_point(curve, 0.85, min_copies=9)["threshold"] == float("inf")  # too few rows to promise
 
 
-def test_a_dip_below_the_promise_higher_up_stops_the_operating_point_there():
-    # the top ten include three wrong (0.7 < 0.8) before a run of right ones lifts precision back to 0.85 at 20
+def test_the_promise_is_the_precision_of_the_copies_a_threshold_makes_not_of_every_set_above_it():
+    # the top ten include three wrong (0.7) before a run of right ones: at 20 copies 17 are right (0.85 >= 0.8), so
+    # copying all 20 keeps the promise, and a few confident wrong copies do not forbid copying altogether
     p = np.linspace(1.0, 0.05, 20)
     right = np.array([1, 0, 0, 0, 1, 1, 1, 1, 1, 1] + [1] * 10, bool)
     curve = gate.precision_curve(p, right)
     assert curve[-1]["precision"] == 17 / 20
-    assert gate.operating_point(curve, 0.8)["threshold"] == float("inf")  # broken at 10 copies: lower p not taken
+    assert gate.operating_point(curve, 0.8)["threshold"] == pytest.approx(0.05)
+    assert gate.operating_point(curve, 0.9)["threshold"] == float("inf")  # no set of 10 or more is right 90 %
 
 
 def test_precision_and_recall_come_with_wilson_intervals():
