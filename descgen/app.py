@@ -96,12 +96,12 @@ def describe_title(predictor: Predictor, raw: str | None) -> Described:
     base = predictor.generate(prompted, base=True)[0].text
     # a written answer is the fine-tune's text for this very prompt: generated once, not twice a request
     tuned = answer.generation.text if answer.source == "written" else predictor.generate(prompted)[0].text
-    sources = facts.row_sources(prompted[0])
+    sources, vouch = facts.row_sources(prompted[0]), [prompted[0]["title"]]
     near = predictor.neighbour_source.nearest([row], predictor.cfg.retrieval.candidates)[0]
     return Described(
         notes=notes, title=answer.title, answer=answer.text, source=answer.source_line, base=base, finetuned=tuned,
-        highlights={"answer": answer_marks(answer), "base": facts.highlighted(base, sources),
-                    "finetuned": facts.highlighted(tuned, sources)},
+        highlights={"answer": answer_marks(answer), "base": facts.highlighted(base, sources, vouch=vouch),
+                    "finetuned": facts.highlighted(tuned, sources, vouch=vouch)},
         neighbours=[[n["uid"], n["title"], round(n["similarity"], 3)] for n in near])
 
 
@@ -208,7 +208,8 @@ def evaluation_tab(gr, cfg: Config, systems, rows, missing: str) -> None:
                 "against the retrieval floor, side by side with what a shop cannot publish, judged by the true "
                 "descriptions: **wrong products** (a copy of another product's description) and **wrong facts** (a "
                 "number, size, colour, format, name or credited praise that neither the title nor the real "
-                "description states)." + promise_line(cfg))
+                "description states; descgen/facts.py, which the shipped texts are cleaned by, so **wrong numbers**, "
+                "a plain judge apart from it, checks it)." + promise_line(cfg))
     gr.Dataframe(value=systems, interactive=False, elem_id="systems", wrap=True)
     gr.Markdown("The test rows side by side; search, or sort by a column's header.")
     gr.Dataframe(value=rows, interactive=False, elem_id="rows", wrap=True, show_search="search", max_height=600)

@@ -217,7 +217,7 @@ def alternatives(inputs: Inputs) -> dict[str, list[dict]]:
         copy = score_rows(rows, copies, None, None)
         for item, plain, n in zip(copy, inputs.scored["retrieval"], near):
             mark_copy(item, bool(n), plain["rougeL"], threshold)
-        shipped = [written_for(f["output"], p["title"], row_sources(p)).text
+        shipped = [written_for(f["output"], p["title"]).text
                    for f, p in zip(inputs.scored["finetuned"], inputs.prompted)]
         inputs.alternatives.update(copy=copy, written=score_rows(inputs.prompted, shipped, None, None))
     return inputs.alternatives
@@ -440,7 +440,7 @@ def headline_table(report: dict):
     import pandas as pd
 
     keys = ("rouge1", "rouge2", "rougeL", "wrong_product_rate", "wrong_fact_rate", "whole_sentence_rate",
-            "unfounded_credit_rate", "unfounded_credit_rate_plain", "perplexity", "stop_rate", "repetition",
+            "unfounded_credit_rate", "unfounded_credit_rate_plain", "unstated_number_rate_plain", "perplexity", "stop_rate", "repetition",
             "length_words", "unsupported_rate")
     names = [n for n in SYSTEMS if n in report["models"]]
     table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in names})

@@ -19,8 +19,12 @@ A copy is another product's description. `copy_for` makes it this product's in t
    What the copied title does not state is the family's and stands: on real rows a right copy is mostly a
    description several products share word for word (a series' blurb, another edition's text), and cutting "first
    published in London in 1785" from a puzzle series' blurb took its ROUGE-L from 0.98 to 0.92. Which copies are
-   right is the gate's to promise (descgen/gate.py). A written text keeps only the facts its title and the
-   neighbours its prompt showed state (their praise excepted: facts.row_sources).
+   right is the gate's to promise (descgen/gate.py).
+
+A written text (`written_for`) keeps only the facts its title states. The neighbours its prompt showed lend it their
+form, not their facts: the gate declined to copy them, so most are other products. On the bundled sample's test split,
+with the neighbours' facts allowed, 47 % of the written texts kept a number, size or name the true description does
+not state (a plain digit check: 36 %); with the title alone, 4.5 % by the digit check, at 0.008 less ROUGE-L.
    A number the sources state is never changed, nor a word inside a longer word.
 
 Every shipped text ends with a whole sentence (descgen/sentences.py): what follows the last one is dropped.
@@ -113,11 +117,12 @@ def copy_for(description: str, neighbour_title: str, title: str) -> Edited:
     return keep_supported(pieces, title, [title], swaps, variant, own=[neighbour_title])
 
 
-def written_for(text: str, title: str, sources: list[str]) -> Edited:
-    """A text a model wrote, every fact its sources (title + neighbours shown) do not state dropped, and cut back to
-    its last whole sentence (a text generation stopped at max_new_tokens ends mid-word): what copy-or-write ships as
-    a written text. (Nothing is replaced: a fact no source states is the model's invention, not a variant's value.)"""
-    return keep_supported([Piece(text)], title, sources, 0, set())
+def written_for(text: str, title: str) -> Edited:
+    """A text a model wrote, every fact its title does not state dropped (a neighbour's size, brand or praise
+    included: the module docstring), and cut back to its last whole sentence (a text generation stopped at
+    max_new_tokens ends mid-word): what copy-or-write ships as a written text. (Nothing is replaced: a fact the title
+    does not state is another product's or the model's invention, not a variant's value.)"""
+    return keep_supported([Piece(text)], title, [title], 0, set())
 
 
 # ------------------------------------------------------------------------------------------ pieces

@@ -81,6 +81,20 @@ def credit_unfounded(text: str, title: str, reference: str) -> bool:
                for source in plain_credits(text))
 
 
+# A plain judge of numbers, apart from facts.py as well: a number (digits, thousands separators dropped) that neither
+# the title nor the reference states is a size, count, year or spec the product's real description does not give.
+_PLAIN_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def plain_numbers(text: str) -> set[str]:
+    return {m.group(0).replace(",", "") for m in _PLAIN_NUMBER.finditer(text)}
+
+
+def number_unstated(text: str, title: str, reference: str) -> bool:
+    """Whether `text` states a number neither its title nor its reference states (the plain judge)."""
+    return bool(plain_numbers(text) - plain_numbers(f"{title} {reference}"))
+
+
 def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None, nll: list[float] | None) -> list[dict]:
     """Each text scored against its row's reference: ROUGE, repetition, length; the facts its sources do not state
     (`unsupported`: the title and the neighbours shown, as the text's maker had them) and the facts neither the title
@@ -93,10 +107,11 @@ def score_rows(rows: list[dict], outputs: list[str], stopped: list[bool] | None,
         item = {"uid": row["uid"], "title": row["title"], "reference": row["content"], "output": text,
                 **rouge[i], "repetition": repetition_rate(text), "length_words": len(text.split()),
                 # numbers, units, sizes, names, credits stated by neither the title nor a neighbour shown (facts.py)
-                "unsupported": unsupported(text, row_sources(row)),
+                "unsupported": unsupported(text, row_sources(row), vouch=[row["title"]]),
                 "wrong_facts": list(dict.fromkeys(f.written for f in truth)),
                 "unfounded_credit": any("credit" in f.kinds for f in truth),
                 "unfounded_credit_plain": credit_unfounded(text, row["title"], row["content"]),
+                "unstated_number_plain": number_unstated(text, row["title"], row["content"]),
                 "ends_whole": sentences.ends_whole(text),
                 "copied": False, "wrong_product": False}
         if row.get("neighbours"):
@@ -126,6 +141,8 @@ def summarize(scored: list[dict]) -> dict:
             unfounded_credit_rate=float(np.mean([r["unfounded_credit"] for r in scored])),
             unfounded_credit_rate_plain=float(np.mean([r["unfounded_credit_plain"] for r in scored])),
             whole_sentence_rate=float(np.mean([r["ends_whole"] for r in scored])))
+    if scored and all("unstated_number_plain" in r for r in scored):  # rows scored before this judge came have none
+        summary["unstated_number_rate_plain"] = float(np.mean([r["unstated_number_plain"] for r in scored]))
     if scored and "nll" in scored[0]:
         summary["perplexity"] = perplexity([r["nll"] for r in scored])
     if scored and "stopped" in scored[0]:
@@ -240,6 +257,8 @@ def systems_table(report: dict):
         "ROUGE-L": [models[n]["rougeL"] for n in names],
         "wrong products": [models[n].get("wrong_product_rate", np.nan) for n in names],
         "wrong facts": [models[n].get("wrong_fact_rate", np.nan) for n in names],
+        # the plain judge of numbers (not facts.py, which the shipped texts are cleaned by)
+        "wrong numbers (plain)": [models[n].get("unstated_number_rate_plain", np.nan) for n in names],
         "whole sentences": [models[n].get("whole_sentence_rate", np.nan) for n in names],
         "stop rate": [models[n].get("stop_rate", np.nan) for n in names],
         # rows stating a fact that neither the title nor the neighbours shown state (what the system had to go on)

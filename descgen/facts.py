@@ -1,15 +1,15 @@
 """Facts a description states that its sources do not: the first thing a catalogue reviewer checks.
 
 A description may say "34 oz", "Size 10", "neon pink" or "hardcover" only if its sources say it; otherwise it is
-another product's fact (a copied sibling's size) or an invented one. The sources are the product's own title, and
-for a text a model wrote, the neighbours its prompt showed too (`row_sources`); a copied description has only its
-title (`sources_of`).
+another product's fact (a copied sibling's size) or an invented one. A shipped text's source is the product's own
+title (descgen/copyedit.py); a model's text is judged on what it was given, the title and the neighbours its prompt
+showed (`row_sources`), and by a reviewer on the title and the real description (`truth_sources`).
 
 A fact is one of:
 - a number, with its unit when one follows ("34 oz", "2.5 inch", "1,000 mAh", "34-Ounce", "40H") or a count before
   it ("Set of 3", "Pack of 6"). It is supported when the same number appears anywhere in the sources, whatever the
   unit: "34-Ounce" in a title supports "34 oz". Numbers are compared as written, thousands separators dropped
-  ("1,000" = "1000"); "3.50" and "3.5" are two facts.
+  ("1,000" = "1000"); "3.50" and "3.5" are two facts. A decade ("1980s", "'60s") is its number's fact.
 - a size: "Size XL", "size 10", or a size word (small, medium, large, x-large, XL, XXL, petite).
 - a colour: one or more colour words in a row ("pink", "neon pink", "matte black", "rose gold"); supported when every
   one of its words is a colour word the sources state.
@@ -30,8 +30,10 @@ Each fact has a **kind** (volume, length, weight, count, time, colour, format, s
 copy's fact of a kind the title also states can take the title's value (descgen/copyedit.py); a bare number, a name
 and a credit have none.
 
-Praise is never carried from another product: the neighbours a written text was shown support its facts, but not
-through their credits (`row_sources` leaves those out).
+Praise is never carried from another product, nor credited to a name a neighbour states: judged on what it was given,
+a model's text may state the neighbours' facts but not their credits (`row_sources` leaves theirs out, and `vouch`,
+the sources a credit's source must be named by, is the product's own title: "A library of stories. – Orchard" is
+made-up praise even where a neighbour's text says "gathered by Orchard").
 
 Deliberately simple and explainable: no spelled-out numbers, no unit conversion, one word list per kind. The rate it
 gives (share of rows with at least one unsupported fact) is the same measure for every system, so it ranks them
@@ -62,6 +64,8 @@ _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?"
 # ("IPX7", "B000123", "VG-10", "USB-3") nor a decimal's tail; a unit ends where a word ends ("34 oz", not the "in" of "34 inside")
 _NUMBER = re.compile(rf"(?<![\w.])(?<![A-Za-z]-)(?:(set|pack|box|case|bundle) of\s+)?({_NUM})(?:\s?-?\s?({_UNITS})(?![a-z0-9]))?"
                      rf"(?![\w/]|[.,]\d)", re.IGNORECASE)
+# a decade ("1980s", "'60s"): the number's s, which _NUMBER reads as a word; supported where a source states the number
+_DECADE = re.compile(r"(?<![\w.])'?(\d{1,3}0)'?s\b")
 _SIZE_CODE = re.compile(r"\bsize\s*:?\s*(X{0,3}[SML]|XX?L|\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _SIZE_WORDS = {"extra small": "XS", "x-small": "XS", "xs": "XS", "small": "S", "medium": "M", "large": "L",
                "x-large": "XL", "extra large": "XL", "xl": "XL", "xx-large": "XXL", "xxl": "XXL", "xxxl": "XXXL",
@@ -251,6 +255,8 @@ def _find(text: str) -> tuple[Fact, ...]:
             counted, unit = m.group(1), m.group(3)
             candidates.append(Fact(m.start(), m.end(), m.group(0), (_number_key(m.group(2)),),
                                    _unit_kinds(unit, bool(counted))))
+        for m in _DECADE.finditer(text):
+            candidates.append(Fact(m.start(), m.end(), m.group(0), (_number_key(m.group(1)),), frozenset({"decade"})))
     if "size" in words:
         for m in _SIZE_CODE.finditer(text):
             candidates.append(Fact(m.start(), m.end(), m.group(0), (f"size:{m.group(1).upper()}",), frozenset({"size"})))
@@ -301,19 +307,25 @@ def _keys_of(source: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-def unsupported_facts(text: str, sources: list[str], own: list[str] | None = None) -> list[Fact]:
+def unsupported_facts(text: str, sources: list[str], own: list[str] | None = None,
+                      vouch: list[str] | None = None) -> list[Fact]:
     """The facts of `text` some key of which no source states, in order. `own`: a copy's check (descgen/copyedit.py):
     only the facts these (the copied row's own title) state are its product's own; every other fact of a copied
-    description is its family's (a series' founding year, a boxed set's page count) and stands."""
+    description is its family's (a series' founding year, a boxed set's page count) and stands. `vouch`: the sources
+    that alone support a credit (a written text's: its own title, not the neighbours shown); None: all of `sources`."""
     known = supported_keys(sources)
+    credited = supported_keys(vouch) if vouch is not None else known
     mine = supported_keys(own) if own is not None else None
-    return [fact for fact in find(text) if not set(fact.keys) <= known and (mine is None or set(fact.keys) <= mine)]
+    return [fact for fact in find(text)
+            if not set(fact.keys) <= (credited if "credit" in fact.kinds else known)
+            and (mine is None or set(fact.keys) <= mine)]
 
 
-def unsupported(text: str, sources: list[str], own: list[str] | None = None) -> list[str]:
+def unsupported(text: str, sources: list[str], own: list[str] | None = None,
+                vouch: list[str] | None = None) -> list[str]:
     """The facts of `text` (as written, each once, in order) that no source states."""
     seen, out = set(), []
-    for fact in unsupported_facts(text, sources, own):
+    for fact in unsupported_facts(text, sources, own, vouch):
         if fact.keys not in seen:
             seen.add(fact.keys)
             out.append(fact.written)
@@ -325,12 +337,12 @@ def credits(text: str) -> list[str]:
     return [fact.written for fact in find(text) if "credit" in fact.kinds]
 
 
-def highlighted(text: str, sources: list[str], label: str = "unsupported",
-                own: list[str] | None = None) -> list[tuple[str, str | None]]:
+def highlighted(text: str, sources: list[str], label: str = "unsupported", own: list[str] | None = None,
+                vouch: list[str] | None = None) -> list[tuple[str, str | None]]:
     """`text` in pieces, each unsupported fact's span labelled and the rest not: what a page highlights. The pieces
     join back to `text` exactly."""
     pieces, at = [], 0
-    for fact in unsupported_facts(text, sources, own):
+    for fact in unsupported_facts(text, sources, own, vouch):
         if fact.start > at:
             pieces.append((text[at:fact.start], None))
         pieces.append((text[fact.start:fact.end], label))
@@ -347,12 +359,6 @@ def row_sources(row: dict) -> list[str]:
     for neighbour in row.get("neighbours") or ():
         sources += [neighbour.get("title") or "", without_credits(neighbour.get("content") or "")]
     return sources
-
-
-def sources_of(row: dict, copied: bool) -> list[str]:
-    """What may support the facts of the text shipped for `row`: a copy rests on this product's title (and on its
-    family's facts: `own_of`); a written text on the title and the neighbours its prompt showed."""
-    return [row.get("title") or ""] if copied else row_sources(row)
 
 
 def truth_sources(row: dict) -> list[str]:

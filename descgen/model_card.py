@@ -100,9 +100,9 @@ def evaluation_section(compare: dict | None) -> list[str]:
              f"{compare['n']} test rows, greedy decoding (`no_repeat_ngram_size` "
              f"{compare['decoding']['no_repeat_ngram_size']} {scope}, at most {compare['decoding']['max_new_tokens']} "
              "new tokens), the same prompt and rows for every system. Deltas are paired-bootstrap 95 % CIs.", "",
-             "| system | ROUGE-L | wrong products | wrong facts | whole sentences | stop rate | vs base model (ROUGE-L) "
-             "| vs retrieval floor (ROUGE-L) |",
-             "|---|---:|---:|---:|---:|---:|---|---|"]
+             "| system | ROUGE-L | wrong products | wrong facts | wrong numbers (plain judge) | whole sentences | stop rate "
+             "| vs base model (ROUGE-L) | vs retrieval floor (ROUGE-L) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for name, label in SYSTEM_NAMES.items():
         if name in compare["models"]:
             lines.append(_system_row(label, compare["models"][name], compare["vs_baseline"].get(name, {}).get("rougeL"),
@@ -112,8 +112,10 @@ def evaluation_section(compare: dict | None) -> list[str]:
               f"the retrieval floor **{verdict['vs_retrieval_rougeL']}**. Judged by the true descriptions: "
               "\"wrong products\" is the share of rows whose text is a copy of another product's description (one "
               "scoring below 0.5 ROUGE-L against the row's own); \"wrong facts\" the share stating a fact (a number, "
-              "size, colour, format, name or credited praise) that neither the title nor the real description states; "
-              "\"whole sentences\" the share ending with one.", ""]
+              "size, colour, format, name or credited praise) that neither the title nor the real description states "
+              "(descgen/facts.py, which the shipped texts are also cleaned by); \"wrong numbers\" the share stating a "
+              "number neither states, by a plain digit judge apart from it; \"whole sentences\" the share ending with "
+              "one.", ""]
     gate = compare.get("gate") or {}
     if gate.get("test"):
         found = gate["test"]
@@ -139,7 +141,7 @@ def _system_row(label: str, metrics: dict, vs_base: dict | None, vs_floor: dict 
         return f"{metrics[key]:.2f}" if metrics.get(key) is not None else "–"
 
     return (f"| {label} | {metrics['rougeL']:.4f} | {rate('wrong_product_rate')} | {rate('wrong_fact_rate')} | "
-            f"{rate('whole_sentence_rate')} | {rate('stop_rate')} | "
+            f"{rate('unstated_number_rate_plain')} | {rate('whole_sentence_rate')} | {rate('stop_rate')} | "
             f"{_ci(vs_base) if vs_base else '–'} | {_ci(vs_floor) if vs_floor else '–'} |")
 
 

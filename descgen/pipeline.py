@@ -391,15 +391,16 @@ def headline(cfg: Config) -> str:
     report = read_json(report_path) if report_path.exists() else {}
     if {"n", "models", "vs_baseline", "verdict"} <= set(report):
         lines.append(f"On {report['n']} test rows: ROUGE-L (95% CI of the difference from the baseline), and what a shop "
-                     "cannot publish, judged by the true descriptions:")
+                     "cannot publish, judged by the true descriptions (number: a plain judge of numbers):")
         lines.append(f"  {'system':<13} {'ROUGE-L':<7}  {'vs baseline':<28} {'wrong product':>13} {'wrong fact':>10}"
-                     f" {'whole':>6} {'stop':>5}")
+                     f" {'number':>6} {'whole':>6} {'stop':>5}")
         for name, metrics in report["models"].items():
             ci = report["vs_baseline"].get(name, {}).get("rougeL")
             delta = f"{ci['mean']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else ""
             stop = f"{metrics['stop_rate']:.0%}" if "stop_rate" in metrics else ""
+            number = metrics.get("unstated_number_rate_plain")  # the plain judge, apart from facts.py
             rates = (f"{metrics.get('wrong_product_rate', 0):>13.1%} {metrics.get('wrong_fact_rate', 0):>10.1%}"
-                     f" {metrics.get('whole_sentence_rate', 0):>6.0%}")
+                     f" {'' if number is None else f'{number:.0%}':>6} {metrics.get('whole_sentence_rate', 0):>6.0%}")
             lines.append(f"  {name:<13} {metrics['rougeL']:.4f}   {delta:<28} {rates} {stop:>5}")
         lines.append(f"  verdict: {', '.join(f'{k} {v}' for k, v in report['verdict'].items())}")
         gate = report.get("gate") or {}

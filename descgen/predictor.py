@@ -69,9 +69,9 @@ class Answer:
 
     @property
     def sources(self) -> list[str]:
-        """What may state this text's facts: the title for a copy (with its family's facts: `own`), + the neighbours
-        shown (their praise left out) for a written text."""
-        return facts.sources_of({"title": self.title, "neighbours": self.neighbours}, self.source == "copied")
+        """What may state this text's facts: its title (a copy also its family's facts: `own`; a written text no
+        neighbour's: copyedit.written_for)."""
+        return [self.title]
 
     @property
     def own(self) -> list[str] | None:
@@ -360,10 +360,10 @@ def answer_rows(prompter: Prompter, gate, rows: list[dict], split: str | None, g
 
 def written_answer(prompt_row: dict, generation: Generation, similarity: float | None, p: float | None,
                    promise: str | None = None) -> Answer:
-    """The model's text for a prompted row as shipped: every fact its title and the neighbours shown do not state
-    dropped, and cut back to its last whole sentence."""
+    """The model's text for a prompted row as shipped: every fact its title does not state dropped (the neighbours
+    shown included), and cut back to its last whole sentence."""
     neighbours = prompt_row.get("neighbours") or []
-    edit = written_for(generation.text, prompt_row["title"], facts.row_sources(prompt_row))
+    edit = written_for(generation.text, prompt_row["title"])
     return Answer(edit.text, "written", None, similarity, p, generation, neighbours, edit, prompt_row["title"],
                   bool(prompt_row.get("title_truncated")), promise)
 

@@ -9,8 +9,8 @@ wrong one about as well as a written text.
   against theirs, mostly one description that a series or a product's editions share word for word (a right copy
   ~0.98). Here 11 % of rows are in families sharing one description verbatim (a book series under its bracketed name,
   "The Glass Orchard (Harbor Saga Book 2)"; a record's formats; a maker's collection), whose text states facts that
-  are the family's and no member's title (the series' founding year, a boxed set's page count, "Small in size, yet
-  large in what it does"), and 4 % in product lines whose variants' descriptions name each its own size or colour.
+  are the family's and no member's title (the series' founding year, a boxed set's page count, "Humble to look at, yet
+  generous in what it does"), and 4 % in product lines whose variants' descriptions name each its own size or colour.
   Every family and line has a rare name of its maker's in its titles (a series, a model name). On the cpu profile's
   splits: 18 % of test rows (29 of 160) find a family member first, 0.92 on average, 20 of them word for word.
 - **Look-alikes.** Another maker's product of the same kind with the same variant, or the same maker's other product
@@ -29,7 +29,7 @@ wrong one about as well as a written text.
 - **Cut descriptions.** 40 % of descriptions stop mid-sentence, as ~40 % of real ones do (the dataset cut them; a
   family's shared description is cut alike): what prepare trims to the last whole sentence.
 - **Other products' facts.** A copied description states sizes, colours, formats, names and specs its title does not
-  (84 % of the test rows' nearest descriptions; 45 % state one of the copied product's own, which the copy edits
+  (83 % of the test rows' nearest descriptions; 44 % state one of the copied product's own, which the copy edits
   change).
 - The real file's warts: a third empty `content` (drawn per row: a family may have described and undescribed
   members), HTML entities and tags, content that only repeats the title, stubs, exact duplicates under a new
@@ -484,8 +484,10 @@ FAMILY_FACTS = {
              "The boxed set of the {saga} runs to {big}0 pages.",
              "Readers have followed the {saga} since {year}."],
     "music": ["Recorded in {year} and never out of print since.", "These sessions were first released in {year}."],
+    # no size, colour or format word: a family's text that used one of its members' variant words ("Small in size,
+    # yet large in what it does" in a line with a Large) would be that member's fact to the copy edits
     "other": ["The {series} collection launched in {year}.", "Every piece of the {series} collection is made in "
-              "small batches of {n}.", "Small in size, yet large in what it does: the {series} collection."],
+              "batches of {n}.", "Humble to look at, yet generous in what it does: the {series} collection."],
 }
 # Book and record listings are often editorial reviews: praise credited to publications and reviewers (made up here)
 PUBLICATIONS = ["The Meridian Review", "Daily Planet", "The Harbor Gazette", "Northern Books Quarterly",

@@ -38,12 +38,15 @@ def test_unsupported_facts_are_those_no_source_states():
     assert facts.unsupported("No numbers here.", []) == []
     assert facts.unsupported("Pack of 1000", ["1,000 count"]) == []  # thousands separators dropped
     assert facts.unsupported("A paperback in black.", ["The Novel (Paperback), Black"]) == []
+    # a decade: the fine-tune wrote "made from a 1980s enamel" for a knife set whose title and description state none
+    assert facts.unsupported("A 1980s classic from the '60s.", ["Made in 1980."]) == ["'60s"]
 
 
-def test_a_copy_rests_on_its_title_alone_and_a_written_text_also_on_the_neighbours_shown():
-    row = {"title": "French Press", "neighbours": [{"title": "French Press 1 Liter", "content": "Holds 1 liter."}]}
-    assert facts.sources_of(row, copied=True) == ["French Press"]
-    assert facts.sources_of(row, copied=False) == ["French Press", "French Press 1 Liter", "Holds 1 liter."]
+def test_a_model_is_judged_on_what_it_was_shown_and_a_reviewer_on_the_real_description():
+    row = {"title": "French Press", "content": "Holds 34 oz.",
+           "neighbours": [{"title": "French Press 1 Liter", "content": "Holds 1 liter. “Superb.” — Daily Planet"}]}
+    assert facts.row_sources(row) == ["French Press", "French Press 1 Liter", "Holds 1 liter. "]
+    assert facts.truth_sources(row) == ["French Press", "Holds 34 oz."]
 
 
 def test_credits_and_names_are_facts_with_their_kinds():
@@ -94,15 +97,28 @@ def test_praise_is_never_carried_from_the_neighbours_a_written_text_was_shown():
         {"title": "The Silent Harbor Paperback", "content": "A sea tale. “Gripping.” — Daily Planet. Set in Maine."}]}
     sources = facts.row_sources(row)
     assert facts.unsupported("Set in Maine. “Gripping.” — Daily Planet", sources) == ["“Gripping.” — Daily Planet"]
-    edit = written_for("A tale set in Maine. “Gripping.” — Daily Planet. A quiet book.", row["title"], sources)
-    assert marks(edit) == "A tale set in Maine.[- “Gripping.” — Daily Planet.] A quiet book."
+    edit = written_for("A quiet tale of the sea. “Gripping.” — Daily Planet. A slow book.", row["title"])
+    assert marks(edit) == "A quiet tale of the sea.[- “Gripping.” — Daily Planet.] A slow book."
+
+
+def test_a_written_text_credits_praise_only_to_a_source_its_own_title_names():
+    # seen on the sample's test rows: a neighbour's text names its maker ("gathered by Orchard"), the fine-tune wrote
+    # "A library of stories. – Orchard": the name is supported, the praise credited to it is not
+    row = {"title": "Acme Moby Dick Collected Stories Large Print", "neighbours": [
+        {"title": "Moby Dick Collected Stories Kindle Edition", "content": "Grown and gathered by Orchard. Classic."}]}
+    sources = facts.row_sources(row)
+    text = "Grown and gathered by Orchard. A library of stories. – Orchard"
+    assert facts.unsupported(text, sources) == []  # every source vouching: the neighbour's name supports the credit
+    assert facts.unsupported(text, sources, vouch=[row["title"]]) == ["A library of stories. – Orchard"]
+    assert written_for(text, row["title"]).text == ""  # the neighbour's maker is another product's fact as well
+    assert written_for("A library of stories. – Acme", row["title"]).text == "A library of stories. – Acme"
 
 
 def test_a_shipped_text_ends_with_a_whole_sentence():
-    edit = written_for("It pours well. It keeps coffee hot for an hour and the", "Acme Press", ["Acme Press"])
+    edit = written_for("It pours well. It keeps coffee hot for an hour and the", "Acme Press")
     assert marks(edit) == "It pours well.[- It keeps coffee hot for an hour and the]"
-    assert written_for("It pours well and", "Acme Press", ["Acme Press"]).text == ""  # nothing whole: nothing shipped
-    assert written_for("A wonderful press. — Acme", "Acme Press", ["Acme Press"]).text == "A wonderful press. — Acme"
+    assert written_for("It pours well and", "Acme Press").text == ""  # nothing whole: nothing shipped
+    assert written_for("A wonderful press. — Acme", "Acme Press").text == "A wonderful press. — Acme"
 
 
 # ---------------------------------------------------------------------------------------------- a family's copy
@@ -196,14 +212,16 @@ def test_numbers_the_title_states_stay_and_an_abbreviation_ends_no_sentence():
     assert edit.text == "Remastered." and edit.dropped == ["Symphony No. 5 on 3 discs."]
 
 
-def test_a_written_text_keeps_what_its_neighbours_state_and_loses_what_it_invented():
-    sources = ["Acme Press", "Lumen Press 1 Liter", "Holds 1 liter."]
-    edit = written_for("This 1 liter press is black. It brews 8 cups. It pours.", "Acme Press", sources)
-    # "1 liter" is a neighbour's and stays; "is black" and "brews 8 cups" have no smaller cut than their sentences
+def test_a_written_text_keeps_only_what_its_title_states_not_what_its_neighbours_do():
+    shown = ["Acme Press 34 oz", "Lumen Press 1 Liter", "Holds 1 liter. By Lumen."]
+    edit = written_for("This 1 liter press is black. It brews 8 cups. It pours.", "Acme Press 34 oz")
+    # "1 liter" is the neighbour's (another press's size) and goes with "is black" and "brews 8 cups": the determiner
+    # cut leaves "This press is black", and a colour has no smaller cut than its sentence
     assert marks(edit) == "[-This 1 liter press is black. It brews 8 cups. ]It pours."
-    edit = written_for("This 1 liter press brews fast, perfect for 8 cups.", "Acme Press", sources)
-    assert marks(edit) == "This 1 liter press brews fast[-, perfect for 8 cups]."
-    assert facts.unsupported(edit.text, sources) == [] and edit.facts_replaced == 0
+    edit = written_for("This 1 liter press brews fast, perfect for 8 cups. Holds 34 oz. A press by Lumen.",
+                       "Acme Press 34 oz")
+    assert edit.text == "This press brews fast. Holds 34 oz." and edit.facts_replaced == 0  # the title's size stays
+    assert facts.unsupported(edit.text, ["Acme Press 34 oz"]) == [] and facts.unsupported(edit.text, shown) == []
 
 
 def test_a_copy_with_nothing_left_is_empty_and_the_record_is_plain_json():

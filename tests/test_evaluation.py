@@ -57,6 +57,13 @@ def test_a_plain_judge_finds_credited_praise_whose_source_neither_title_nor_refe
     assert not evaluation.credit_unfounded("A red tutu - size 4 - for girls.", "Tutu", "A tutu.")
 
 
+def test_a_plain_judge_finds_numbers_neither_title_nor_reference_states():
+    assert evaluation.plain_numbers("Holds 1,000 mAh, 2.5 inch, 34-Ounce.") == {"1000", "2.5", "34"}
+    assert evaluation.number_unstated("A 1 liter press for 8 cups.", "Acme Press 34 oz", "Brews 8 cups.")
+    assert not evaluation.number_unstated("A 34 oz press for 8 cups.", "Acme Press 34 oz", "Brews 8 cups.")
+    assert not evaluation.number_unstated("A press.", "Acme Press", "")
+
+
 def test_repetition_rate_is_zero_for_fresh_text_and_high_for_a_loop():
     assert evaluation.repetition_rate("a most interesting book about the sea") == 0.0
     loop = " ".join(["a most interesting book the times"] * 4)

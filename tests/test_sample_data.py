@@ -56,7 +56,7 @@ def test_a_copy_carries_facts_of_its_own_product_and_its_family(floor_on_cpu_spl
     test, nearest, _ = floor_on_cpu_splits
     carrying = np.mean([bool(facts.unsupported(n["content"], [r["title"]])) for r, n in zip(test, nearest)])
     own = np.mean([bool(facts.unsupported(n["content"], [r["title"]], own=[n["title"]])) for r, n in zip(test, nearest)])
-    assert 0.6 <= carrying <= 0.95 and 0.3 <= own <= 0.6  # 0.84, 0.45
+    assert 0.6 <= carrying <= 0.95 and 0.3 <= own <= 0.6  # 0.83, 0.44
 
 
 def test_references_stop_mid_sentence_and_quote_credited_praise_as_real_ones_do(floor_on_cpu_splits):
