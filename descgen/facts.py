@@ -113,8 +113,9 @@ _SPACED_DASH = r"(?:\s*[—–]\s*|\s+--?\s+)"  # between words a hyphen is a da
 _CREDITS = [
     # "“A triumph.” — The Daily Planet", "'A delightful novel' - The Times"
     re.compile(rf"{_QUOTE}\s*,?\s*{_DASH}\s*{_SOURCE}"),
-    # "A delightful novel. — The Times" / "A delightful novel - The Times": a sentence credited after a dash
-    re.compile(rf"(?:(?<=^)|(?<=[.!?]\s))(?P<praise>[^.!?—–]{{3,300}}?[.!?]?){_SPACED_DASH}{_SOURCE}(?=\s*[.!?]?\s*(?:$|[A-Z“\"]))"),
+    # "A delightful novel. — The Times" / "A delightful novel - The Times": a sentence credited after a dash (its
+    # closing quote may stand alone: generated text opens a quote it never closes, and closes one it never opened)
+    re.compile(rf"(?:(?<=^)|(?<=[.!?]\s))(?P<praise>[^.!?—–:“\"]{{3,300}}?[.!?]?[{_CLOSE_QUOTE}]?){_SPACED_DASH}{_SOURCE}(?=\s*[.!?]?\s*(?:$|[A-Z“\"]))"),
     # "“Gripping” The New Yorker.": a quote followed by its source, at a sentence's end
     re.compile(rf"{_QUOTE}\s+{_SOURCE}(?=\s*[.!?]?\s*(?:$|[“\"]))"),
     # "says The New Yorker", "according to Jane Doe", "writes Jane Doe of The Times"
@@ -187,7 +188,7 @@ def _name_facts(text: str, covered: list[Fact]) -> list[Fact]:
 def without_credits(text: str) -> str:
     """`text` with every credit (praise and its source) taken out: what another product's description may support
     in a text written for this one (its praise is its own)."""
-    for fact in sorted(credit_facts(text), key=lambda f: -f.start):
+    for fact in sorted(_widest(credit_facts(text)), key=lambda f: -f.start):  # two patterns may find one credit
         text = text[:fact.start] + text[fact.end:]
     return text
 

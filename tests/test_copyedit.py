@@ -60,6 +60,8 @@ def test_credits_and_names_are_facts_with_their_kinds():
         ("The New Yorker calls it", ["credit"]),
         ("J. A. Kerley of Harper & Row", ["name"]), ("Neon Pink", ["colour"])]  # sentence openers, acronyms: none
     assert facts.credits(text)[0] == "“A delightful and engaging novel.” — The Times"
+    # a closing quote with no opening one (the fine-tune wrote "Rememses the original.” — Cla." on a test row)
+    assert facts.credits("Junipers. Rememses the original.” — Cla. Junip.") == ["Rememses the original.” — Cla"]
     # a name is supported by its words anywhere in the sources, in any case; a credit by its source's words
     assert facts.unsupported("Made for Halloween by Carson Ryder.", ["Carson Ryder Book 2", "halloween fun"]) == []
     assert facts.unsupported("“Gripping.” — Daily Planet", ["Another Book"]) == ["“Gripping.” — Daily Planet"]
@@ -96,6 +98,7 @@ def test_praise_is_never_carried_from_the_neighbours_a_written_text_was_shown():
     row = {"title": "The Glass Orchard Paperback", "neighbours": [
         {"title": "The Silent Harbor Paperback", "content": "A sea tale. “Gripping.” — Daily Planet. Set in Maine."}]}
     sources = facts.row_sources(row)
+    assert sources[-1] == "A sea tale. . Set in Maine."  # the credit alone taken out, once, whatever finds it
     assert facts.unsupported("Set in Maine. “Gripping.” — Daily Planet", sources) == ["“Gripping.” — Daily Planet"]
     edit = written_for("A quiet tale of the sea. “Gripping.” — Daily Planet. A slow book.", row["title"])
     assert marks(edit) == "A quiet tale of the sea.[- “Gripping.” — Daily Planet.] A slow book."
