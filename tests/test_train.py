@@ -106,6 +106,20 @@ def test_training_lowers_validation_loss_and_writes_the_report(prepared):
     assert (cfg.adapter_dir / "tokenizer.json").exists()
 
 
+def test_fresh_lora_weights_come_from_train_seed_whatever_ran_before(tmp_path, tiny_model_dir):
+    # unseeded, four cpu-profile runs of one commit started from other LoRA weights and ended with other fine-tunes
+    cfg = make_cfg(tmp_path, model_dir=tiny_model_dir)
+    weights = []
+    for disturb in (1, 2):
+        torch.manual_seed(disturb)  # what ran before in the process (a notebook's earlier cells) moves the global RNG
+        model = train.lora_model(cfg)
+        weights.append({n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+    assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 0
+    assert all(torch.equal(weights[0][n], weights[1][n]) for n in weights[0])
+    other = train.lora_model(make_cfg(tmp_path, "train.seed=7", model_dir=tiny_model_dir))
+    assert not all(torch.equal(p, weights[0][n]) for n, p in other.named_parameters() if p.requires_grad)
+
+
 class StopAt(TrainerCallback):
     def __init__(self, step):
         self.step = step
