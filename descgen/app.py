@@ -110,7 +110,7 @@ def answer_marks(answer) -> list[tuple[str, str | None]]:
     title does not) marked in place, and any fact still unsupported (none, by construction: tests/test_copyedit.py)."""
     pieces = []
     for text, label in answer.edit.marked():
-        pieces += facts.highlighted(text, answer.sources) if label is None else [(text, label)]
+        pieces += facts.highlighted(text, answer.sources, own=answer.own) if label is None else [(text, label)]
     return pieces
 
 

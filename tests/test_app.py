@@ -187,3 +187,22 @@ def test_a_full_queue_tells_the_next_person_so_and_a_waiting_one_sees_its_place(
     finally:
         release.set()
         page.close()
+
+
+def test_a_copys_family_facts_are_not_marked_unsupported_on_the_page():
+    # a series' blurb copied from book 1 for book 3: its founding year, its book count and its praise are the
+    # family's (they stand), so the "as made" box marks none of them red; book 1's name, the copied product's own, is
+    # marked replaced
+    from descgen.copyedit import copy_for
+    from descgen.predictor import Answer
+
+    blurb = ("The Last Lighthouse opens the saga. First published in 1952, the Orchard Chronicles now runs to 7 books. "
+             "“A triumph.” — Theo Ashgrove")
+    title, copied = "Letters from the Valley (Orchard Chronicles Book 3)", "The Last Lighthouse (Orchard Chronicles Book 1)"
+    edit = copy_for(blurb, copied, title)
+    answer = Answer(edit.text, "copied", "S1", 0.6, 0.96, None, [{"uid": "S1", "title": copied}], edit, title)
+    marks = app.answer_marks(answer)
+    assert "".join(text for text, label in marks if label != "dropped") == answer.text
+    assert "1952" in answer.text and "Theo Ashgrove" in answer.text
+    assert [text for text, label in marks if label == "unsupported"] == []
+    assert any(label == "replaced" for _, label in marks) and "Last Lighthouse" not in answer.text
