@@ -440,8 +440,8 @@ def headline_table(report: dict):
     import pandas as pd
 
     keys = ("rouge1", "rouge2", "rougeL", "wrong_product_rate", "wrong_fact_rate", "whole_sentence_rate",
-            "unfounded_credit_rate", "unfounded_credit_rate_plain", "unstated_number_rate_plain", "perplexity", "stop_rate", "repetition",
-            "length_words", "unsupported_rate")
+            "unfounded_credit_rate", "unfounded_credit_rate_plain", "unstated_number_rate_plain", "perplexity",
+            "stop_rate", "repetition", "length_words", "unsupported_rate")
     names = [n for n in SYSTEMS if n in report["models"]]
     table = pd.DataFrame({name: {k: report["models"][name].get(k, np.nan) for k in keys} for name in names})
     delta = report["delta"]
